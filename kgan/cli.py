@@ -1,0 +1,373 @@
+"""The ``kgan`` command line: parse, validate, call the library, print one-line errors.
+
+Heavy modules (TensorFlow, Keras, the models) are imported inside the commands,
+so ``kgan --help`` and option errors answer at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kgan import __version__
+from kgan.errors import KganError
+
+EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Choice(click.Choice):
+    """A choice whose 'auto' maps to None and numbers to ints."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        value = super().convert(value, param, ctx)
+        if value == "auto":
+            return None
+        return int(value) if str(value).isdigit() else value
+
+
+class Resolution(click.ParamType):
+    name = "auto|PIXELS"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).lower() == "auto":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not 'auto' or a whole number of pixels", param, ctx)
+
+
+class StopFlag:
+    """Set by Ctrl-C or SIGTERM so training stops cleanly after the current step.
+
+    A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.signal_number: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopFlag:
+        for number in EXIT_INTERRUPTED:
+            self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, number: int, frame: Any) -> None:
+        if self.signal_number is not None and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_number = number
+
+    def __call__(self) -> bool:
+        return self.signal_number is not None
+
+
+def _runs_dir_option(function: Callable) -> Callable:
+    return click.option(
+        "--runs-dir",
+        type=click.Path(path_type=Path),
+        default=Path("runs"),
+        show_default=True,
+        help="Folder that holds the run folders.",
+    )(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="kgan", message="%(prog)s %(version)s")
+def cli() -> None:
+    """kgan: train a GAN on a folder of images, then sample it and make videos.
+
+    \b
+    Examples:
+      kgan train ./images --minutes 30     train a DCGAN on any folder of images
+      kgan train                           train on the embedded Fashion-MNIST subset
+      kgan sample -n 64                    64 new images and a grid from the latest run
+      kgan video --frames 300              a looping latent-space walk as MP4
+      kgan video --timelapse --out t.gif   the training time-lapse as a GIF
+    """
+
+
+@cli.command()
+@click.argument("data_dir", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--steps", type=click.IntRange(min=1), help="Stop after this many steps (default 5000 if no budget is given)."
+)
+@click.option(
+    "--epochs", type=click.FloatRange(min=0, min_open=True), help="Stop after this many passes over the images."
+)
+@click.option(
+    "--minutes", type=click.FloatRange(min=0, min_open=True), help="Stop after this many minutes of training."
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option(
+    "--resolution",
+    type=Resolution(),
+    default="auto",
+    show_default=True,
+    help="Image side in pixels (16, 28, 32, 64, 128, ...); auto picks from the images, up to 64.",
+)
+@click.option(
+    "--channels",
+    type=Choice(["auto", "1", "3"]),
+    default="auto",
+    show_default=True,
+    help="1 for grayscale, 3 for colour; auto gives 1 when every image is gray.",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(["dcgan", "seed"]),
+    default="dcgan",
+    show_default=True,
+    help="dcgan: strided/transposed convolutions; seed: the seed video's Keras DCGAN.",
+)
+@click.option(
+    "--latent-dim", type=click.IntRange(min=1), default=100, show_default=True, help="Size of the noise vector."
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Filters in D's first layer (G mirrors it).",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(["adam", "sgd"]),
+    default="adam",
+    show_default=True,
+    help="adam (beta1 0.5) or the seed's SGD with Nesterov momentum 0.9.",
+)
+@click.option(
+    "--g-lr",
+    "generator_lr",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Generator learning rate [default: 2e-4 for adam, 5e-4 for sgd].",
+)
+@click.option(
+    "--d-lr",
+    "discriminator_lr",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Discriminator learning rate [default: as --g-lr].",
+)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Makes the run repeatable (random if not given).")
+@click.option(
+    "--fit",
+    type=click.Choice(["crop", "pad"]),
+    default="crop",
+    show_default=True,
+    help="Centre-crop images to a square, or pad them.",
+)
+@click.option(
+    "--background",
+    type=click.Choice(["white", "black"]),
+    default="white",
+    show_default=True,
+    help="What transparent pixels (and padding) become.",
+)
+@_runs_dir_option
+@click.option("--name", help="Run folder name [default: the data folder's name plus a counter].")
+@click.option(
+    "--sample-every", type=click.IntRange(min=1), default=100, show_default=True, help="Steps between sample grids."
+)
+@click.option(
+    "--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True, help="Steps between checkpoints."
+)
+@click.option(
+    "--keep-checkpoints", type=click.IntRange(min=1), default=3, show_default=True, help="How many checkpoints to keep."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def train(data_dir: Path | None, quiet: bool, **options: Any) -> None:
+    """Train a GAN on a folder of images (default: the embedded Fashion-MNIST subset).
+
+    The folder is searched recursively; any image format and size works, and
+    files that cannot be read are skipped and counted. Everything the run makes
+    goes into runs/NAME/. Ctrl-C stops after saving a checkpoint.
+
+    \b
+    Examples:
+      kgan train                                  # embedded data, 5000 steps
+      kgan train ./images --minutes 30            # your folder, 30 minutes
+      kgan train ./faces --resolution 64 --epochs 25 --seed 1
+      kgan train ./glyphs --arch seed --optimizer sgd
+    """
+    from kgan.console import ConsoleReporter
+    from kgan.errors import DataError
+    from kgan.options import TrainOptions
+    from kgan.paths import embedded_data_dir
+
+    if data_dir is None:
+        data_dir = embedded_data_dir()
+        if data_dir is None:
+            raise DataError("this install has no embedded data set; give a folder: kgan train DIR")
+    train_options = TrainOptions(data_dir=data_dir, **options).validate()
+    if not data_dir.exists():
+        raise DataError(f"{data_dir} does not exist")
+
+    from kgan.training import format_elapsed
+    from kgan.training import train as run_training
+
+    reporter = ConsoleReporter(quiet=quiet)
+    with StopFlag() as stop:
+        try:
+            result = run_training(train_options, reporter, stop)
+        finally:
+            reporter.finish()
+    how = "stopped" if result.stopped_early else "finished"
+    reporter.message(
+        f"{how} at step {result.step:,} after {format_elapsed(result.elapsed_seconds)}; checkpoint {result.checkpoint}"
+    )
+    reporter.message(f"samples: {result.run.samples_dir}   next: kgan sample --run {result.run.path}")
+    if result.stopped_early and stop.signal_number is not None:
+        sys.exit(EXIT_INTERRUPTED[stop.signal_number])
+
+
+@cli.command()
+@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True, help="How many images.")
+@click.option("--run", "run_path", help="Run folder or name, checkpoint folder, or .keras file [default: newest run].")
+@_runs_dir_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output folder [default: a new folder in the run's generated/]."
+)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="The same seed gives the same images.")
+def sample(count: int, run_path: str | None, runs_dir: Path, out: Path | None, seed: int | None) -> None:
+    """Write N new images and one grid of them from a trained generator.
+
+    \b
+    Examples:
+      kgan sample -n 64                     # from the newest run under runs/
+      kgan sample -n 16 --seed 7 --out faces/
+      kgan sample --run runs/images-2
+      kgan sample --run runs/images-2/checkpoints/step-003000/generator.keras --out x/
+    """
+    from kgan.sampling import load_generator_source, write_samples
+
+    source = load_generator_source(run_path, runs_dir)
+    result = write_samples(source, count, seed, out)
+    click.echo(
+        f"wrote {len(result.images)} images and {result.grid.name} to {result.folder} "
+        f"(seed {result.seed}, from {source.describe()})"
+    )
+
+
+@cli.command()
+@click.option("--frames", type=click.IntRange(min=1), default=300, show_default=True, help="Frames in the latent walk.")
+@click.option(
+    "--fps", type=click.FloatRange(min=0, min_open=True), help="Frames per second [default: 30; 8 for --timelapse]."
+)
+@click.option(
+    "--size",
+    type=click.IntRange(16, 4096),
+    default=256,
+    show_default=True,
+    help="Frame side in pixels (images are upscaled; rounded up to a multiple of 16).",
+)
+@click.option(
+    "--grid", type=click.IntRange(min=1), default=1, show_default=True, help="Show GRID x GRID walks side by side."
+)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="The same seed gives the same walk.")
+@click.option("--timelapse", is_flag=True, help="Stitch the run's training sample grids instead, with elapsed time.")
+@click.option("--run", "run_path", help="Run folder or name, checkpoint folder, or .keras file [default: newest run].")
+@_runs_dir_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output .mp4 or .gif [default: a new file in the run's videos/]."
+)
+def video(
+    frames: int,
+    fps: float | None,
+    size: int,
+    grid: int,
+    seed: int | None,
+    timelapse: bool,
+    run_path: str | None,
+    runs_dir: Path,
+    out: Path | None,
+) -> None:
+    """Make an MP4 (or a GIF, by the output's extension) from a trained generator.
+
+    By default a smooth, looping walk through latent space; with --timelapse,
+    the run's sample grids in step order with the elapsed training time.
+
+    \b
+    Examples:
+      kgan video --frames 300                     # 10 s at 30 fps from the newest run
+      kgan video --frames 120 --grid 4 --out walk.gif
+      kgan video --timelapse --run runs/images-2
+    """
+    import secrets
+
+    from kgan.errors import OptionError
+    from kgan.video import check_video_path
+
+    if out is not None:
+        check_video_path(out)
+    if timelapse and click.get_current_context().get_parameter_source("frames").name != "DEFAULT":
+        raise OptionError("--frames does not apply to --timelapse (it uses one frame per sample grid)")
+
+    from kgan.runs import resolve_checkpoint
+    from kgan.video import make_timelapse_video, make_walk_video
+
+    if timelapse:
+        run, _ = resolve_checkpoint(run_path, runs_dir)
+        if run is None:
+            raise OptionError("--timelapse needs a run folder, not a lone .keras file")
+        out = out or _numbered_file(run.path / "videos", "timelapse", ".mp4")
+        result = make_timelapse_video(run, out, fps or 8.0, size)
+    else:
+        from kgan.sampling import load_generator_source
+
+        source = load_generator_source(run_path, runs_dir)
+        if out is None:
+            if source.run is None:
+                raise OptionError("a lone .keras file has no run folder to write into; pass --out")
+            out = _numbered_file(source.run.path / "videos", "walk", ".mp4")
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        result = make_walk_video(source, out, frames, fps or 30.0, size, seed, grid)
+        click.echo(f"seed {seed}, from {source.describe()}")
+    width, height = result.size
+    click.echo(f"wrote {result.path} ({result.frames} frames, {width}x{height}, {result.fps:g} fps)")
+
+
+def _numbered_file(folder: Path, stem: str, suffix: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while (folder / f"{stem}-{number:03d}{suffix}").exists():
+        number += 1
+    return folder / f"{stem}-{number:03d}{suffix}"
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"kgan: error: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every error a user can cause ends as one line on stderr."""
+    try:
+        code = cli.main(args=argv, prog_name="kgan", standalone_mode=False)
+    except click.ClickException as error:
+        hint = ""
+        if isinstance(error, click.UsageError) and error.ctx is not None:
+            hint = f" (see '{error.ctx.command_path} --help')"
+        _fail(error.format_message().replace("\n", " ") + hint, error.exit_code)
+    except click.Abort:
+        _fail("interrupted", 130)
+    except KganError as error:
+        _fail(str(error), error.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as error:  # An unexpected failure still gets one line; details on request.
+        if os.environ.get("KGAN_DEBUG"):
+            raise
+        _fail(f"unexpected {type(error).__name__}: {error} (set KGAN_DEBUG=1 for the traceback)", 1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,75 @@
+"""What a person sees while kgan trains: one status line, in place on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from kgan.training import TrainStatus, format_elapsed
+
+PIPE_INTERVAL_SECONDS = 10.0
+TERMINAL_INTERVAL_SECONDS = 0.2
+
+
+def format_status(status: TrainStatus) -> str:
+    """The fixed-format status line for one training step."""
+    step = f"{status.step:,}" + (f"/{status.total_steps:,}" if status.total_steps else "")
+    return (
+        f"step {step}  epoch {status.epoch:.2f}  "
+        f"D {status.d_loss:.3f}  G {status.g_loss:.3f}  "
+        f"D(x) {status.d_real:.2f}  D(G(z)) {status.d_fake:.2f}  "
+        f"{status.images_per_second:,.0f} img/s  {format_elapsed(status.elapsed_seconds)}"
+    )
+
+
+class ConsoleReporter:
+    """Prints messages as lines and the status in place (terminal) or every few seconds (pipe)."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False):
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.in_place = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_shown = -float("inf")
+        self._pending: TrainStatus | None = None
+        self._line_open = False
+
+    def message(self, text: str) -> None:
+        if self.quiet:
+            return
+        self._close_line()
+        print(text, file=self.stream, flush=True)
+
+    def status(self, status: TrainStatus) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        interval = TERMINAL_INTERVAL_SECONDS if self.in_place else PIPE_INTERVAL_SECONDS
+        first = self._last_shown == -float("inf")
+        if not first and now - self._last_shown < interval:
+            self._pending = status
+            return
+        self._show(status)
+        self._last_shown = now
+
+    def finish(self) -> None:
+        """Show the last status if it was held back, and end the status line."""
+        if self._pending is not None and not self.quiet:
+            self._show(self._pending)
+        self._close_line()
+
+    def _show(self, status: TrainStatus) -> None:
+        self._pending = None
+        line = format_status(status)
+        if self.in_place:
+            self.stream.write("\r\033[K" + line)
+            self.stream.flush()
+            self._line_open = True
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def _close_line(self) -> None:
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False

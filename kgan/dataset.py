@@ -1,0 +1,306 @@
+"""Reading a folder of images into one array the trainer can use.
+
+Any folder works: it is searched recursively, files are recognised by their
+content rather than their extension, every Pillow mode is brought to 8-bit
+grayscale or RGB, and each image is resized and centre-cropped (or padded) to a
+square. Files that cannot be used are skipped and counted by reason; only a
+folder with nothing usable in it is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from kgan.errors import DataError
+from kgan.resolution import auto_resolution
+
+# Why a file was skipped; these words appear in the report and the run folder.
+EMPTY = "empty"
+TRUNCATED = "truncated"
+NOT_AN_IMAGE = "not an image"
+UNSUPPORTED = "unsupported format"
+TOO_LARGE = "decompression bomb"
+UNREADABLE = "unreadable"
+
+BACKGROUNDS = {"white": 255, "black": 0}
+FITS = ("crop", "pad")
+# JPEG photos stored as RGB often carry a little colour noise; a pixel whose
+# channels differ by no more than this still counts as gray.
+GRAY_TOLERANCE = 3
+IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
+
+
+@dataclass
+class SkippedFile:
+    """A file that was not used, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class ImageFolder:
+    """The usable images of a folder, as uint8 arrays of shape (N, H, W, C)."""
+
+    root: Path
+    images: np.ndarray
+    files: list[str]
+    skipped: list[SkippedFile] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def resolution(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[3])
+
+    def skip_counts(self) -> dict[str, int]:
+        """How many files were skipped for each reason."""
+        return dict(Counter(item.reason for item in self.skipped).most_common())
+
+    def summary(self) -> str:
+        """One line such as '6000 images used, 2 skipped (1 empty, 1 truncated)'."""
+        line = f"{len(self.files)} images used, {len(self.skipped)} skipped"
+        counts = self.skip_counts()
+        if counts:
+            line += " (" + ", ".join(f"{n} {reason}" for reason, n in counts.items()) + ")"
+        return line
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def list_files(root: Path) -> list[Path]:
+    """Every candidate file under ``root``, sorted, hidden ones left out.
+
+    Symbolic links to folders are followed, each real folder once, so a link
+    that points back up the tree cannot loop.
+    """
+    if root.is_file():
+        return [root]
+    found: list[Path] = []
+    seen_folders: set[str] = set()
+
+    def walk(folder: Path) -> Iterator[Path]:
+        real = os.path.realpath(folder)
+        if real in seen_folders:
+            return
+        seen_folders.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in IGNORED_NAMES:
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    yield from walk(path)
+                elif entry.is_file(follow_symlinks=True):
+                    yield path
+            except OSError:
+                continue
+
+    found.extend(walk(root))
+    return found
+
+
+def folder_fingerprint(root: Path, files: list[Path]) -> str:
+    """A short hash of the files' relative paths, sizes and modification times."""
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:
+            size, mtime = -1, -1
+        digest.update(f"{_relative(path, root)}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _relative(path: Path, root: Path) -> str:
+    if root.is_file():
+        return path.name
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _open(path: Path) -> Image.Image:
+    """Open an image by its content, or raise _Skip with the reason."""
+    try:
+        if path.stat().st_size == 0:
+            raise _Skip(EMPTY)
+        image = Image.open(path)
+    except _Skip:
+        raise
+    except UnidentifiedImageError:
+        raise _Skip(NOT_AN_IMAGE) from None
+    except Image.DecompressionBombError:
+        raise _Skip(TOO_LARGE) from None
+    except (OSError, ValueError, SyntaxError):
+        raise _Skip(UNREADABLE) from None
+    width, height = image.size
+    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        image.close()
+        raise _Skip(TOO_LARGE)
+    if width < 1 or height < 1:
+        image.close()
+        raise _Skip(UNREADABLE)
+    return image
+
+
+def _shorter_side(path: Path) -> int | None:
+    try:
+        with _open(path) as image:
+            return min(image.size)
+    except _Skip:
+        return None
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Bring 16-bit, 32-bit integer and float images to 8-bit grayscale."""
+    array = np.asarray(image)
+    if image.mode == "F":
+        scale = 255.0 if array.size and float(np.nanmax(array)) <= 1.0 else 1.0
+        array = np.nan_to_num(array * scale)
+    elif array.size and int(array.max()) > 255:
+        array = array / 257.0
+    return Image.fromarray(np.clip(np.rint(array), 0, 255).astype(np.uint8))
+
+
+def _flatten(image: Image.Image, background: int) -> Image.Image:
+    """Return an 'L' or 'RGB' image with any transparency composited onto the background."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = _to_8bit(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("1", "L"):
+        return image.convert("L")
+    if image.mode == "LA" or image.mode == "La":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "RGBa", "PA"):
+        image = image.convert("RGBA")
+        flat = Image.new("RGBA", image.size, (background, background, background, 255))
+        flat.alpha_composite(image)
+        return flat.convert("RGB")
+    return image.convert("RGB")
+
+
+def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarray:
+    """Decode one file into a (resolution, resolution, 3) uint8 array, or raise _Skip."""
+    image = _open(path)
+    try:
+        if image.format == "JPEG":
+            # Let libjpeg decode at a reduced scale that still covers the target.
+            image.draft(image.mode, (resolution, resolution))
+        image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        image = _flatten(image, background)
+    except _Skip:
+        raise
+    except Image.DecompressionBombError:
+        raise _Skip(TOO_LARGE) from None
+    except (OSError, SyntaxError) as error:
+        message = str(error).lower()
+        if "truncated" in message or "broken data stream" in message or "premature end" in message:
+            raise _Skip(TRUNCATED) from None
+        if "decoder" in message or "not supported" in message or "unknown" in message:
+            raise _Skip(UNSUPPORTED) from None
+        raise _Skip(UNREADABLE) from None
+    except (ValueError, EOFError, KeyError, IndexError, TypeError, MemoryError):
+        raise _Skip(UNREADABLE) from None
+    size = (resolution, resolution)
+    if fit == "pad":
+        fill = (background,) * 3 if image.mode == "RGB" else background
+        image = ImageOps.pad(image, size, method=Image.Resampling.LANCZOS, color=fill)
+    else:
+        image = ImageOps.fit(image, size, method=Image.Resampling.LANCZOS)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    spread = rgb.max(axis=-1).astype(np.int16) - rgb.min(axis=-1)
+    return int(spread.max()) <= GRAY_TOLERANCE
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.rint(rgb.astype(np.float32) @ weights).clip(0, 255).astype(np.uint8)[..., None]
+
+
+def load_image_folder(
+    root: Path,
+    resolution: int | None = None,
+    channels: int | None = None,
+    fit: str = "crop",
+    background: str = "white",
+    workers: int | None = None,
+) -> ImageFolder:
+    """Read every usable image under ``root`` into an array.
+
+    ``resolution`` None picks one from the images' sizes; ``channels`` None
+    gives 1 when every usable image is gray and 3 otherwise. Raises DataError
+    when the folder is missing or nothing in it can be used.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"{root} does not exist")
+    if fit not in FITS:
+        raise DataError(f"unknown fit {fit!r}; use one of {', '.join(FITS)}")
+    if background not in BACKGROUNDS:
+        raise DataError(f"unknown background {background!r}; use one of {', '.join(BACKGROUNDS)}")
+    files = list_files(root)
+    if not files:
+        raise DataError(f"{root} holds no files")
+    workers = workers or min(32, (os.cpu_count() or 1) + 2)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        if resolution is None:
+            sides = [side for side in pool.map(_shorter_side, files) if side]
+            resolution = auto_resolution(sides)
+
+        def decode(path: Path) -> np.ndarray | SkippedFile:
+            try:
+                return _decode(path, resolution, fit, BACKGROUNDS[background])
+            except _Skip as skip:
+                return SkippedFile(_relative(path, root), skip.reason)
+
+        results = list(pool.map(decode, files))
+
+    images = [item for item in results if isinstance(item, np.ndarray)]
+    used = [_relative(path, root) for path, item in zip(files, results) if isinstance(item, np.ndarray)]
+    skipped = [item for item in results if isinstance(item, SkippedFile)]
+    if not images:
+        reasons = Counter(item.reason for item in skipped).most_common()
+        detail = ", ".join(f"{n} {reason}" for reason, n in reasons)
+        raise DataError(f"no usable images in {root} ({len(files)} files: {detail})")
+
+    stacked = np.stack(images)
+    if channels is None:
+        channels = 1 if all(_is_gray(image) for image in images) else 3
+    if channels == 1:
+        stacked = _to_gray(stacked)
+    return ImageFolder(
+        root=root,
+        images=stacked,
+        files=used,
+        skipped=skipped,
+        fingerprint=folder_fingerprint(root, files),
+    )

@@ -1,0 +1,163 @@
+"""The generator and discriminator builders, and the combined model.
+
+Each builder returns a ``keras.Sequential``. Resolution, channels, latent size
+and width are arguments; the resolution fixes how many times the generator
+doubles its feature maps (see ``kgan.resolution``).
+
+Two architectures:
+
+* ``dcgan`` (Radford et al.): G projects the noise to a small square, then
+  doubles it with transposed convolutions, batch norm and ReLU, ending in tanh;
+  D halves the image with strided convolutions and LeakyReLU and ends in one
+  logit.
+* ``seed``: the seed video's Keras DCGAN. G = dense → dense + batch norm →
+  reshape → (upsample → conv → tanh) twice; D = (conv → tanh → max-pool) twice
+  → flatten → dense → dense with a sigmoid.
+"""
+
+from __future__ import annotations
+
+from kgan.backend import keras_module
+from kgan.options import ARCHITECTURES
+from kgan.resolution import plan_resolution
+
+keras = keras_module()
+layers = keras.layers
+
+# The discriminator's last layer: logits for dcgan, probabilities for the seed's.
+DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "seed": "probabilities"}
+
+
+def _require_plan(resolution: int) -> tuple[int, int]:
+    plan = plan_resolution(resolution)
+    if plan is None:
+        raise ValueError(f"resolution {resolution} is not base * 2**k with a base of 4 to 7 and k >= 2")
+    return plan
+
+
+def _check_common(channels: int, width: int) -> None:
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, not {channels}")
+    if width < 1:
+        raise ValueError(f"width must be positive, not {width}")
+
+
+def build_generator(
+    resolution: int = 64,
+    channels: int = 3,
+    latent_dim: int = 100,
+    width: int = 64,
+    arch: str = "dcgan",
+) -> keras.Sequential:
+    """Return a generator mapping (batch, latent_dim) noise to tanh images in [-1, 1]."""
+    _check_common(channels, width)
+    if arch == "dcgan":
+        return _dcgan_generator(resolution, channels, latent_dim, width)
+    if arch == "seed":
+        return _seed_generator(resolution, channels, latent_dim, width)
+    raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
+
+
+def build_discriminator(
+    resolution: int = 64,
+    channels: int = 3,
+    width: int = 64,
+    arch: str = "dcgan",
+    batch_norm: bool = False,
+) -> keras.Sequential:
+    """Return a discriminator mapping images in [-1, 1] to one score per image.
+
+    ``batch_norm`` adds batch normalization after each hidden convolution (the
+    original DCGAN paper's D); the default leaves it out, as recommended for D.
+    """
+    _check_common(channels, width)
+    if arch == "dcgan":
+        return _dcgan_discriminator(resolution, channels, width, batch_norm)
+    if arch == "seed":
+        return _seed_discriminator(resolution, channels, width, batch_norm)
+    raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
+
+
+def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.Sequential:
+    """Return ``Sequential([generator, discriminator])`` sharing both objects' weights.
+
+    The discriminator is frozen in this model by the trainer, which updates only
+    the generator's variables when training through it (see ``kgan.trainer``).
+    """
+    return keras.Sequential([generator, discriminator], name="combined")
+
+
+def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int) -> keras.Sequential:
+    base, doublings = _require_plan(resolution)
+    # Feature maps halve at each doubling, ending at `width` before the image.
+    filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
+    model = keras.Sequential(name="generator")
+    model.add(keras.Input(shape=(latent_dim,), name="noise"))
+    model.add(layers.Dense(base * base * filters[0], use_bias=False))
+    model.add(layers.BatchNormalization())
+    model.add(layers.ReLU())
+    model.add(layers.Reshape((base, base, filters[0])))
+    for count in filters[1:]:
+        model.add(layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
+    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same"))
+    model.add(layers.Activation("tanh", dtype="float32", name="image"))
+    return model
+
+
+def _dcgan_discriminator(resolution: int, channels: int, width: int, batch_norm: bool) -> keras.Sequential:
+    _, doublings = _require_plan(resolution)
+    model = keras.Sequential(name="discriminator")
+    model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
+    for i in range(doublings):
+        model.add(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", use_bias=not (batch_norm and i)))
+        if batch_norm and i:
+            model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(negative_slope=0.2))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(1, dtype="float32", name="logit"))
+    return model
+
+
+def _seed_sizes(resolution: int, width: int) -> tuple[int, int, int, int]:
+    if resolution % 4:
+        raise ValueError(f"the seed architecture needs a resolution divisible by 4, not {resolution}")
+    # The seed's widths are 64 and 128 filters and 1024 dense units; `width` scales them.
+    return resolution // 4, width, 2 * width, 16 * width
+
+
+def _seed_generator(resolution: int, channels: int, latent_dim: int, width: int) -> keras.Sequential:
+    quarter, narrow, wide, dense_units = _seed_sizes(resolution, width)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,), name="noise"),
+            layers.Dense(dense_units, activation="tanh"),
+            layers.Dense(wide * quarter * quarter),
+            layers.BatchNormalization(),
+            layers.Activation("tanh"),
+            layers.Reshape((quarter, quarter, wide)),
+            layers.UpSampling2D(2),
+            layers.Conv2D(narrow, 5, padding="same", activation="tanh"),
+            layers.UpSampling2D(2),
+            layers.Conv2D(channels, 5, padding="same"),
+            layers.Activation("tanh", dtype="float32", name="image"),
+        ],
+        name="generator",
+    )
+
+
+def _seed_discriminator(resolution: int, channels: int, width: int, batch_norm: bool) -> keras.Sequential:
+    _, narrow, wide, dense_units = _seed_sizes(resolution, width)
+    model = keras.Sequential(name="discriminator")
+    model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
+    for filters in (narrow, wide):
+        model.add(layers.Conv2D(filters, 5, padding="same"))
+        if batch_norm:
+            model.add(layers.BatchNormalization())
+        model.add(layers.Activation("tanh"))
+        model.add(layers.MaxPooling2D(2))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(dense_units, activation="tanh"))
+    model.add(layers.Dense(1, activation="sigmoid", dtype="float32", name="probability"))
+    return model

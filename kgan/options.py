@@ -1,0 +1,107 @@
+"""The options that shape a training run, validated once in one place.
+
+No TensorFlow here: the CLI builds and checks options before anything heavy
+is imported, so an impossible option fails at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kgan.errors import OptionError
+from kgan.resolution import plan_resolution, supported_resolutions
+
+ARCHITECTURES = ("dcgan", "seed")
+OPTIMIZERS = ("adam", "sgd")
+DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
+DEFAULT_STEPS = 5000
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass
+class TrainOptions:
+    """Everything ``kgan train`` needs; ``validate`` fills defaults and checks ranges."""
+
+    data_dir: Path
+    runs_dir: Path = Path("runs")
+    name: str | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    minutes: float | None = None
+    batch_size: int = 64
+    resolution: int | None = None
+    channels: int | None = None
+    latent_dim: int = 100
+    width: int = 64
+    arch: str = "dcgan"
+    optimizer: str = "adam"
+    generator_lr: float | None = None
+    discriminator_lr: float | None = None
+    seed: int | None = None
+    sample_every: int = 100
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    fit: str = "crop"
+    background: str = "white"
+
+    def validate(self) -> TrainOptions:
+        """Check every option, fill the defaults that depend on others, and return self."""
+        self.data_dir = Path(self.data_dir)
+        self.runs_dir = Path(self.runs_dir)
+        _positive("--batch-size", self.batch_size)
+        _positive("--latent-dim", self.latent_dim)
+        _positive("--width", self.width)
+        _positive("--sample-every", self.sample_every)
+        _positive("--checkpoint-every", self.checkpoint_every)
+        _positive("--keep-checkpoints", self.keep_checkpoints)
+        for flag, value in (("--steps", self.steps), ("--epochs", self.epochs), ("--minutes", self.minutes)):
+            if value is not None:
+                _positive(flag, value)
+        if self.steps is None and self.epochs is None and self.minutes is None:
+            self.steps = DEFAULT_STEPS
+        _choice("--arch", self.arch, ARCHITECTURES)
+        _choice("--optimizer", self.optimizer, OPTIMIZERS)
+        _choice("--fit", self.fit, ("crop", "pad"))
+        _choice("--background", self.background, ("white", "black"))
+        if self.channels is not None and self.channels not in (1, 3):
+            raise OptionError(f"--channels must be auto, 1 or 3, not {self.channels}")
+        if self.resolution is not None:
+            check_resolution(self.resolution, self.arch)
+        if self.name is not None and not RUN_NAME.match(self.name):
+            raise OptionError(f"--name {self.name!r}: use letters, digits, '.', '_' and '-' only")
+        default_lr = DEFAULT_LEARNING_RATES[self.optimizer]
+        self.generator_lr = default_lr if self.generator_lr is None else self.generator_lr
+        self.discriminator_lr = default_lr if self.discriminator_lr is None else self.discriminator_lr
+        _positive("--g-lr", self.generator_lr)
+        _positive("--d-lr", self.discriminator_lr)
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise OptionError(f"--seed must be between 0 and {2**32 - 1}, not {self.seed}")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as JSON-ready values (paths as strings)."""
+        values = dataclasses.asdict(self)
+        return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+
+def check_resolution(resolution: int, arch: str) -> None:
+    """Raise OptionError unless the builders can make images of this size."""
+    if plan_resolution(resolution) is None:
+        examples = ", ".join(str(r) for r in supported_resolutions(128))
+        raise OptionError(f"--resolution {resolution} is not supported; use one of {examples}, 160, 192, 256, ...")
+    if arch == "seed" and resolution % 4:
+        raise OptionError(f"--arch seed needs a resolution divisible by 4, not {resolution}")
+
+
+def _positive(flag: str, value: float) -> None:
+    if value is None or value <= 0:
+        raise OptionError(f"{flag} must be positive, not {value}")
+
+
+def _choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise OptionError(f"{flag} must be one of {', '.join(choices)}, not {value!r}")

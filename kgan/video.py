@@ -1,0 +1,224 @@
+"""Videos: a smooth looping walk through latent space, and the training time-lapse.
+
+MP4 (and MOV, MKV, WebM) go through ffmpeg from imageio-ffmpeg; a name ending
+in .gif gives an animated GIF written by Pillow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from kgan.errors import OptionError, RunError
+from kgan.imaging import make_grid, read_png_text, to_pil
+from kgan.runs import SAMPLE_NAME, Run
+from kgan.sampling import GeneratorSource, generate
+
+FFMPEG_FORMATS = (".mp4", ".mov", ".mkv", ".webm")
+VIDEO_FORMATS = FFMPEG_FORMATS + (".gif",)
+# ffmpeg's H.264 encoder wants frame sides divisible by 16.
+MACRO_BLOCK = 16
+FRAMES_PER_KEYPOINT = 45
+
+
+@dataclass
+class VideoResult:
+    """The file written and how it was made."""
+
+    path: Path
+    frames: int
+    fps: float
+    size: tuple[int, int]
+
+
+def check_video_path(path: Path) -> None:
+    """Raise OptionError unless the extension names a format kgan writes."""
+    if path.suffix.lower() not in VIDEO_FORMATS:
+        raise OptionError(f"cannot write {path.name}: use a name ending in {', '.join(VIDEO_FORMATS)}")
+
+
+def slerp(start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between rows of ``start`` and ``end`` (linear where they are parallel)."""
+    unit_start = start / np.linalg.norm(start, axis=-1, keepdims=True)
+    unit_end = end / np.linalg.norm(end, axis=-1, keepdims=True)
+    cosine = np.clip(np.sum(unit_start * unit_end, axis=-1, keepdims=True), -1.0, 1.0)
+    omega = np.arccos(cosine)
+    sine = np.sin(omega)
+    parallel = sine < 1e-6
+    safe_sine = np.where(parallel, 1.0, sine)
+    spherical = (np.sin((1 - t) * omega) * start + np.sin(t * omega) * end) / safe_sine
+    return np.where(parallel, (1 - t) * start + t * end, spherical)
+
+
+def latent_walk(seed: int, frames: int, latent_dim: int, walks: int = 1) -> np.ndarray:
+    """Noise of shape (frames, walks, latent_dim) that loops back to its first frame.
+
+    Random key points are visited in turn (a new one about every 45 frames)
+    and joined by spherical interpolation, eased so the motion has no jolts.
+    """
+    keypoints = max(2, round(frames / FRAMES_PER_KEYPOINT))
+    keys = np.random.default_rng([seed, 3]).standard_normal((keypoints, walks, latent_dim))
+    path = np.empty((frames, walks, latent_dim), dtype=np.float32)
+    for frame in range(frames):
+        position = frame * keypoints / frames
+        index = int(position)
+        fraction = position - index
+        eased = fraction * fraction * (3 - 2 * fraction)
+        path[frame] = slerp(keys[index], keys[(index + 1) % keypoints], eased)
+    return path
+
+
+def _canvas_side(size: int) -> int:
+    return max(MACRO_BLOCK, int(math.ceil(size / MACRO_BLOCK)) * MACRO_BLOCK)
+
+
+def _fit(image: np.ndarray, width: int, height: int) -> Image.Image:
+    """Scale an image to fit inside width x height, centred on black, as RGB."""
+    picture = to_pil(image).convert("RGB")
+    scale = min(width / picture.width, height / picture.height)
+    resized = picture.resize(
+        (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
+        Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC,
+    )
+    canvas = Image.new("RGB", (width, height))
+    canvas.paste(resized, ((width - resized.width) // 2, (height - resized.height) // 2))
+    return canvas
+
+
+def write_video(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
+    """Write RGB frames to ``path`` (format from its extension); returns the frame count."""
+    check_video_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OptionError(f"cannot create {path.parent}: {error.strerror or error}") from None
+    if path.suffix.lower() == ".gif":
+        return _write_gif(path, frames, fps)
+    return _write_ffmpeg(path, frames, fps)
+
+
+def _write_gif(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
+    # Pillow stores identical neighbouring frames as one longer frame; the
+    # playing time is the same.
+    pictures = list(frames)
+    pictures[0].save(
+        path,
+        save_all=True,
+        append_images=pictures[1:],
+        duration=max(20, round(1000 / fps)),
+        loop=0,
+        optimize=False,
+    )
+    return len(pictures)
+
+
+def _write_ffmpeg(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
+    import imageio.v2 as imageio
+
+    try:
+        writer = imageio.get_writer(
+            path,
+            format="FFMPEG",
+            mode="I",
+            fps=fps,
+            codec=None,
+            quality=8,
+            macro_block_size=MACRO_BLOCK,
+            ffmpeg_log_level="error",
+        )
+    except (ImportError, RuntimeError, OSError) as error:
+        raise RunError(
+            f"cannot write {path.name}: ffmpeg is unavailable ({error}); name the output .gif instead"
+        ) from None
+    count = 0
+    try:
+        for frame in frames:
+            writer.append_data(np.asarray(frame))
+            count += 1
+    finally:
+        writer.close()
+    return count
+
+
+def walk_frames(source: GeneratorSource, frames: int, size: int, seed: int, grid: int = 1) -> Iterator[Image.Image]:
+    """The frames of a latent walk, generated a batch at a time."""
+    side = _canvas_side(size)
+    walk = latent_walk(seed, frames, source.latent_dim, walks=grid * grid)
+    batch_frames = max(1, 256 // (grid * grid))
+    for start in range(0, frames, batch_frames):
+        chunk = walk[start : start + batch_frames]
+        images = generate(source.generator, chunk.reshape(-1, source.latent_dim))
+        for frame_images in images.reshape(len(chunk), grid * grid, *images.shape[1:]):
+            picture = frame_images[0] if grid == 1 else make_grid(frame_images, columns=grid)
+            yield _fit(picture, side, side)
+
+
+def make_walk_video(
+    source: GeneratorSource, out: Path, frames: int, fps: float, size: int, seed: int, grid: int = 1
+) -> VideoResult:
+    """Write a looping latent-space walk of exactly ``frames`` frames."""
+    _check_common(frames, fps, size)
+    if grid < 1:
+        raise OptionError(f"--grid must be at least 1, not {grid}")
+    written = write_video(out, walk_frames(source, frames, size, seed, grid), fps)
+    side = _canvas_side(size)
+    return VideoResult(path=out, frames=written, fps=fps, size=(side, side))
+
+
+def _check_common(frames: int, fps: float, size: int) -> None:
+    if frames < 1:
+        raise OptionError(f"--frames must be at least 1, not {frames}")
+    if not fps > 0:
+        raise OptionError(f"--fps must be positive, not {fps}")
+    if not 16 <= size <= 4096:
+        raise OptionError(f"--size must be between 16 and 4096 pixels, not {size}")
+
+
+def _font(height: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=height)
+    except TypeError:  # Pillow without FreeType
+        return ImageFont.load_default()
+
+
+def _caption_height(side: int) -> int:
+    return _canvas_side(max(MACRO_BLOCK, side // 12))
+
+
+def timelapse_frames(grids: list[Path], size: int) -> Iterator[Image.Image]:
+    """Each training sample grid, scaled, with its step and elapsed time beneath it."""
+    from kgan.training import format_elapsed
+
+    side = _canvas_side(size)
+    bar = _caption_height(side)
+    font = _font(int(bar * 0.6))
+    for path in grids:
+        try:
+            with Image.open(path) as opened:
+                image = np.asarray(opened.convert("RGB"))
+        except OSError:
+            raise RunError(f"{path} is damaged and cannot be read") from None
+        text = read_png_text(path)
+        step = int(SAMPLE_NAME.match(path.name).group(1))
+        elapsed = float(text.get("kgan:elapsed_seconds", "nan"))
+        label = f"step {step:,}" + (f"   {format_elapsed(elapsed)}" if math.isfinite(elapsed) else "")
+        canvas = Image.new("RGB", (side, side + bar))
+        canvas.paste(_fit(image, side, side), (0, 0))
+        ImageDraw.Draw(canvas).text((side // 2, side + bar // 2), label, fill=(235, 235, 235), font=font, anchor="mm")
+        yield canvas
+
+
+def make_timelapse_video(run: Run, out: Path, fps: float, size: int) -> VideoResult:
+    """Stitch a run's sample grids in step order, with the elapsed training time on each."""
+    grids = run.sample_grids()
+    if not grids:
+        raise RunError(f"run {run.path} has no sample grids in {run.samples_dir}")
+    _check_common(len(grids), fps, size)
+    written = write_video(out, timelapse_frames(grids, size), fps)
+    side = _canvas_side(size)
+    return VideoResult(path=out, frames=written, fps=fps, size=(side, side + _caption_height(side)))

@@ -1,0 +1,188 @@
+"""The main path through the command line: train, sample, video, and a new user's mistakes."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v2 as imageio
+import pytest
+from PIL import Image
+
+from tests.conftest import TINY_TRAIN_ARGS, make_folder
+
+
+def test_training_writes_a_complete_run_folder(trained_run):
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["model"]["resolution"] == 16 and config["model"]["channels"] == 1
+    assert config["options"]["steps"] == 4 and config["seed"] == 3
+    assert {"keras_version", "tensorflow_version", "kgan_version"} <= config.keys()
+    assert len(config["data"]["fingerprint"]) == 16
+    checkpoints = sorted(p.name for p in (trained_run / "checkpoints").iterdir())
+    assert checkpoints == ["step-000003", "step-000004"]
+    for name in ("generator.keras", "discriminator.keras", "state.json"):
+        assert (trained_run / "checkpoints" / "step-000004" / name).is_file()
+    grids = sorted(p.name for p in (trained_run / "samples").glob("step-*.png"))
+    assert grids == ["step-000000.png", "step-000002.png", "step-000004.png"]
+    lines = (trained_run / "logs" / "losses.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+    assert {"d_loss", "g_loss", "elapsed_seconds", "images_per_second"} <= json.loads(lines[0]).keys()
+
+
+def test_sample_writes_exactly_n_images_and_a_grid(trained_run, run_cli, tmp_path):
+    code, out, _ = run_cli("sample", "-n", 5, "--run", trained_run, "--out", tmp_path / "five", "--seed", 1)
+    assert code == 0 and "wrote 5 images" in out
+    names = sorted(p.name for p in (tmp_path / "five").glob("*.png"))
+    assert names == ["grid.png"] + [f"sample-000{i}.png" for i in range(5)]
+    with Image.open(tmp_path / "five" / "sample-0000.png") as image:
+        assert image.size == (16, 16) and image.mode == "L"
+
+
+def test_sample_with_the_same_seed_gives_the_same_bytes(trained_run, run_cli, tmp_path):
+    for name in ("one", "two", "other"):
+        seed = 9 if name != "other" else 10
+        assert run_cli("sample", "-n", 3, "--run", trained_run, "--out", tmp_path / name, "--seed", seed)[0] == 0
+    files = ["sample-0000.png", "sample-0002.png", "grid.png"]
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert (tmp_path / "one" / "grid.png").read_bytes() != (tmp_path / "other" / "grid.png").read_bytes()
+
+
+def test_sample_defaults_to_the_newest_run_and_a_new_folder_inside_it(trained_run, run_cli):
+    runs_dir = trained_run.parent
+    code, out, _ = run_cli("sample", "-n", 2, "--runs-dir", runs_dir)
+    assert code == 0
+    first = sorted((trained_run / "generated").iterdir())
+    assert run_cli("sample", "-n", 2, "--runs-dir", runs_dir)[0] == 0
+    assert len(sorted((trained_run / "generated").iterdir())) == len(first) + 1
+
+
+def test_video_has_exactly_the_requested_frames(trained_run, run_cli, tmp_path):
+    out = tmp_path / "walk.mp4"
+    code, stdout, _ = run_cli("video", "--frames", 12, "--size", 32, "--run", trained_run, "--out", out, "--seed", 2)
+    assert code == 0 and "12 frames" in stdout
+    reader = imageio.get_reader(out)
+    frames = [frame for frame in reader]
+    assert len(frames) == 12 and frames[0].shape == (32, 32, 3)
+
+
+def test_gif_output_by_extension_and_grid_of_walks(trained_run, run_cli, tmp_path):
+    out = tmp_path / "walk.gif"
+    assert (
+        run_cli("video", "--frames", 7, "--fps", 10, "--size", 48, "--grid", 2, "--run", trained_run, "--out", out)[0]
+        == 0
+    )
+    with Image.open(out) as gif:
+        assert gif.size == (48, 48)
+        # The GIF encoder merges identical neighbouring frames into one longer
+        # frame, so count playing time rather than stored frames: 7 x 100 ms.
+        durations = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            durations.append(gif.info["duration"])
+        assert sum(durations) == 700
+
+
+def test_timelapse_stitches_the_sample_grids_in_step_order(trained_run, run_cli, tmp_path):
+    out = tmp_path / "timelapse.gif"
+    assert run_cli("video", "--timelapse", "--run", trained_run, "--out", out, "--size", 64)[0] == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames == 3 and gif.size[0] == 64 and gif.size[1] > 64
+
+
+def test_training_on_the_seed_architecture_with_sgd(tmp_path, run_cli):
+    folder = make_folder(tmp_path / "images", count=6, color=True)
+    code, _, err = run_cli(
+        "train",
+        folder,
+        "--arch",
+        "seed",
+        "--optimizer",
+        "sgd",
+        "--steps",
+        2,
+        "--runs-dir",
+        tmp_path / "runs",
+        "--name",
+        "seeded",
+        *TINY_TRAIN_ARGS,
+    )
+    assert code == 0, err
+    config = json.loads((tmp_path / "runs" / "seeded" / "config.json").read_text())
+    assert config["model"]["arch"] == "seed" and config["model"]["channels"] == 3
+    assert config["options"]["generator_lr"] == pytest.approx(5e-4)
+
+
+def test_run_names_never_overwrite(tmp_path, run_cli):
+    folder = make_folder(tmp_path / "pics", count=4)
+    for _ in range(2):
+        assert run_cli("train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", *TINY_TRAIN_ARGS)[0] == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["pics-1", "pics-2"]
+    code, _, err = run_cli(
+        "train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", "--name", "pics-1", *TINY_TRAIN_ARGS
+    )
+    assert code == 2 and "already exists" in err
+
+
+def test_status_lines_show_step_losses_speed_and_elapsed_time(tmp_path, run_cli):
+    folder = make_folder(tmp_path / "pics", count=4)
+    args = [a for a in TINY_TRAIN_ARGS if a != "--quiet"]
+    code, out, _ = run_cli("train", folder, "--steps", 2, "--runs-dir", tmp_path / "runs", *args)
+    assert code == 0
+    status = [line for line in out.splitlines() if line.startswith("step ")]
+    assert status and "step 2/2" in status[-1]
+    for part in ("epoch", " D ", " G ", "img/s", "00:00:"):
+        assert part in status[-1]
+    assert "4 images used, 0 skipped" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "{tmp}/nowhere"], "does not exist"),
+        (["train", "{tmp}/empty"], "holds no files"),
+        (["train", "{tmp}/text"], "no usable images"),
+        (["train", "{tmp}/text", "--resolution", "30"], "--resolution 30 is not supported"),
+        (["sample", "-n", "0"], "-n"),
+        (["video", "--frames", "0"], "--frames"),
+        (["sample", "--runs-dir", "{tmp}/runs"], "no trained run"),
+        (["video", "--runs-dir", "{tmp}/runs"], "no trained run"),
+        (["sample", "--run", "{tmp}/missing-run"], "does not exist"),
+        (["video", "--out", "{tmp}/x.avi"], "x.avi"),
+    ],
+)
+def test_a_new_users_mistakes_get_one_line_and_a_nonzero_exit(tmp_path, run_cli, argv, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "readme.txt").write_text("no pictures here")
+    code, _, err = run_cli(*[arg.format(tmp=tmp_path) for arg in argv])
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kgan: error:") and message in lines[0]
+    assert "Traceback" not in err
+
+
+def _kgan(*argv: str) -> subprocess.CompletedProcess:
+    code = (
+        "import sys; from kgan.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nfinally:\n"
+        "    print('TF_LOADED' if 'tensorflow' in sys.modules else 'TF_NOT_LOADED', file=sys.stderr)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=Path(__file__).parent.parent
+    )
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["train", "--help"], ["sample", "-n", "0"], ["train", "--batch-size", "0"]]
+)
+def test_help_version_and_option_errors_answer_without_tensorflow(argv):
+    started = time.monotonic()
+    result = _kgan(*argv)
+    assert time.monotonic() - started < 5  # the process as a whole, Python start-up included
+    assert "TF_NOT_LOADED" in result.stderr
+    if argv == ["--version"]:
+        from kgan import __version__
+
+        assert result.stdout.strip() == f"kgan {__version__}"

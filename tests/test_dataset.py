@@ -1,0 +1,95 @@
+"""Reading image folders: sizes, colour, recursion, and what gets skipped."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgan.dataset import load_image_folder
+from kgan.errors import DataError
+from tests.conftest import make_folder, shape_image
+
+
+def test_folder_is_read_recursively_resized_and_kept_gray(tmp_path):
+    folder = make_folder(tmp_path / "images", count=6, size=40)
+    loaded = load_image_folder(folder, resolution=16)
+    assert loaded.images.shape == (6, 16, 16, 1) and loaded.images.dtype == np.uint8
+    assert sorted(loaded.files)[0] == "a/001.png"
+    assert loaded.skipped == []
+
+
+def test_colour_images_give_three_channels(tmp_path):
+    folder = make_folder(tmp_path / "images", count=4, color=True)
+    assert load_image_folder(folder, resolution=16).channels == 3
+
+
+def test_one_colour_image_among_gray_ones_gives_three_channels(tmp_path):
+    folder = make_folder(tmp_path / "images", count=4)
+    shape_image(9, color=True).save(folder / "colour.png")
+    assert load_image_folder(folder, resolution=16).channels == 3
+    assert load_image_folder(folder, resolution=16, channels=1).channels == 1
+
+
+def test_auto_resolution_follows_the_images(tmp_path):
+    folder = make_folder(tmp_path / "images", count=3, size=28)
+    assert load_image_folder(folder).resolution == 28
+
+
+def _wide_image_folder(tmp_path):
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    array = np.zeros((10, 40), dtype=np.uint8)
+    array[:, :5] = 255  # a bright band at the left edge, outside the central square
+    Image.fromarray(array).save(folder / "wide.png")
+    return folder
+
+
+def test_non_square_images_are_centre_cropped(tmp_path):
+    image = load_image_folder(_wide_image_folder(tmp_path), resolution=16).images[0, ..., 0]
+    assert image.max() < 50
+
+
+def test_padding_keeps_the_whole_image_on_the_background(tmp_path):
+    image = load_image_folder(_wide_image_folder(tmp_path), resolution=16, fit="pad").images[0, ..., 0]
+    assert image[0].min() == 255  # white padding above
+    assert image[8, 0] > 200 and image[8, 8] < 50  # the band, then the dark middle
+
+
+def test_unusable_files_are_skipped_and_counted(tmp_path):
+    folder = make_folder(tmp_path / "images", count=3)
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "empty.png").write_bytes(b"")
+    loaded = load_image_folder(folder, resolution=16)
+    assert len(loaded.files) == 3
+    assert loaded.skip_counts() == {"not an image": 1, "empty": 1}
+    assert "3 images used, 2 skipped" in loaded.summary()
+
+
+def test_missing_and_imageless_folders_are_errors(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_image_folder(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no files"):
+        load_image_folder(tmp_path / "empty")
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "a.txt").write_text("hello")
+    with pytest.raises(DataError, match="no usable images"):
+        load_image_folder(tmp_path / "text")
+
+
+def test_fingerprint_changes_when_a_file_changes(tmp_path):
+    folder = make_folder(tmp_path / "images", count=3)
+    before = load_image_folder(folder, resolution=16).fingerprint
+    shape_image(7).save(folder / "extra.png")
+    assert load_image_folder(folder, resolution=16).fingerprint != before
+
+
+def test_embedded_data_set_is_there_with_ten_classes():
+    from kgan.paths import embedded_data_dir
+
+    root = embedded_data_dir()
+    assert root is not None and (root / "LICENSE").is_file()
+    classes = sorted(p.name for p in Path(root).iterdir() if p.is_dir())
+    assert len(classes) == 10 and "sneaker" in classes
+    assert all(550 <= len(list((root / name).glob("*.png"))) <= 650 for name in classes)

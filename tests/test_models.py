@@ -1,0 +1,63 @@
+"""The builders: Sequential models whose sizes are arguments."""
+
+import numpy as np
+import pytest
+
+from kgan.backend import keras_module
+from kgan.models import build_combined, build_discriminator, build_generator
+
+keras = keras_module()
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "seed"])
+@pytest.mark.parametrize("resolution", [28, 32, 64, 128])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_builders_make_the_requested_image_size(arch, resolution, channels):
+    generator = build_generator(resolution, channels, latent_dim=12, width=4, arch=arch)
+    discriminator = build_discriminator(resolution, channels, width=4, arch=arch)
+    assert isinstance(generator, keras.Sequential) and isinstance(discriminator, keras.Sequential)
+    images = generator(np.random.default_rng(0).standard_normal((2, 12)).astype("float32"), training=False)
+    assert tuple(images.shape) == (2, resolution, resolution, channels)
+    assert float(keras.ops.max(keras.ops.abs(images))) <= 1.0
+    scores = discriminator(images, training=False)
+    assert tuple(scores.shape) == (2, 1)
+
+
+def test_width_and_latent_size_are_arguments_not_constants():
+    narrow = build_generator(32, 1, latent_dim=10, width=8)
+    wide = build_generator(32, 1, latent_dim=20, width=16)
+    assert narrow.input_shape == (None, 10) and wide.input_shape == (None, 20)
+    assert wide.count_params() > narrow.count_params()
+    assert build_discriminator(32, 1, width=16).count_params() > build_discriminator(32, 1, width=8).count_params()
+
+
+def test_dcgan_uses_batch_norm_in_g_and_leaky_relu_without_batch_norm_in_d():
+    generator_layers = [type(layer).__name__ for layer in build_generator(32, 3, 16, 8).layers]
+    discriminator_layers = [type(layer).__name__ for layer in build_discriminator(32, 3, 8).layers]
+    assert "BatchNormalization" in generator_layers and "Conv2DTranspose" in generator_layers
+    assert "LeakyReLU" in discriminator_layers and "BatchNormalization" not in discriminator_layers
+    assert discriminator_layers.count("Conv2D") == 3  # 32 = 4 * 2**3: three halvings
+
+
+def test_seed_architecture_follows_the_seed_video():
+    generator_layers = [type(layer).__name__ for layer in build_generator(28, 1, 100, 64, "seed").layers]
+    assert generator_layers[:2] == ["Dense", "Dense"] and "BatchNormalization" in generator_layers
+    assert generator_layers.count("UpSampling2D") == 2 and generator_layers.count("Conv2D") == 2
+    discriminator = build_discriminator(28, 1, 64, "seed")
+    discriminator_layers = [type(layer).__name__ for layer in discriminator.layers]
+    assert discriminator_layers.count("MaxPooling2D") == 2 and discriminator_layers.count("Conv2D") == 2
+    assert discriminator.layers[-1].activation.__name__ == "sigmoid"
+
+
+def test_combined_model_reuses_the_same_generator_and_discriminator():
+    generator, discriminator = build_generator(16, 1, 8, 4), build_discriminator(16, 1, 4)
+    combined = build_combined(generator, discriminator)
+    assert isinstance(combined, keras.Sequential)
+    assert combined.layers[0] is generator and combined.layers[1] is discriminator
+    assert len(combined.weights) == len(generator.weights) + len(discriminator.weights)
+
+
+@pytest.mark.parametrize("resolution", [30, 8, 2048])
+def test_unsupported_resolutions_are_refused(resolution):
+    with pytest.raises(ValueError, match="resolution"):
+        build_generator(resolution, 1)
