@@ -79,6 +79,13 @@ def _prune(run: Run, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def remove_unfinished(run: Run) -> None:
+    """Delete temporary checkpoint folders left by a process that was killed while saving."""
+    if run.checkpoints_dir.is_dir():
+        for leftover in run.checkpoints_dir.glob(".tmp-step-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def read_state(checkpoint: Path) -> dict[str, Any]:
     """The checkpoint's state.json."""
     return read_json(checkpoint / STATE_FILE)
@@ -103,8 +110,8 @@ def _load_model(path: Path, compile: bool) -> keras.Model:
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file.
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RunError(f"cannot load {path}: {reason[:200]}") from None
+        reason = str(error).splitlines()[0].split(". ")[0] if str(error) else type(error).__name__
+        raise RunError(f"cannot load {path}: {reason[:300]}") from None
 
 
 def load_generator(checkpoint_or_file: Path) -> keras.Model:

@@ -186,8 +186,13 @@ def cli() -> None:
 @click.option(
     "--keep-checkpoints", type=click.IntRange(min=1), default=3, show_default=True, help="How many checkpoints to keep."
 )
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    help="Continue RUN (a run folder or name) from its newest checkpoint; budgets count the whole run.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def train(data_dir: Path | None, quiet: bool, **options: Any) -> None:
+def train(data_dir: Path | None, quiet: bool, resume: Path | None, **options: Any) -> None:
     """Train a GAN on a folder of images (default: the embedded Fashion-MNIST subset).
 
     The folder is searched recursively; any image format and size works, and
@@ -200,21 +205,16 @@ def train(data_dir: Path | None, quiet: bool, **options: Any) -> None:
       kgan train ./images --minutes 30            # your folder, 30 minutes
       kgan train ./faces --resolution 64 --epochs 25 --seed 1
       kgan train ./glyphs --arch seed --optimizer sgd
+      kgan train --resume runs/images-1 --steps 20000   # continue a run
     """
     from kgan.console import ConsoleReporter
-    from kgan.errors import DataError
-    from kgan.options import TrainOptions
-    from kgan.paths import embedded_data_dir
 
-    if data_dir is None:
-        data_dir = embedded_data_dir()
-        if data_dir is None:
-            raise DataError("this install has no embedded data set; give a folder: kgan train DIR")
-    train_options = TrainOptions(data_dir=data_dir, **options).validate()
-    if not data_dir.exists():
-        raise DataError(f"{data_dir} does not exist")
+    if resume is not None:
+        train_options = _resume_options(resume, data_dir, options)
+    else:
+        train_options = _new_options(data_dir, options)
 
-    from kgan.training import format_elapsed
+    from kgan.progress import format_elapsed
     from kgan.training import train as run_training
 
     reporter = ConsoleReporter(quiet=quiet)
@@ -336,6 +336,39 @@ def video(
         click.echo(f"seed {seed}, from {source.describe()}")
     width, height = result.size
     click.echo(f"wrote {result.path} ({result.frames} frames, {width}x{height}, {result.fps:g} fps)")
+
+
+def _new_options(data_dir: Path | None, options: dict[str, Any]) -> Any:
+    from kgan.errors import DataError
+    from kgan.options import TrainOptions
+    from kgan.paths import embedded_data_dir
+
+    if data_dir is None:
+        data_dir = embedded_data_dir()
+        if data_dir is None:
+            raise DataError("this install has no embedded data set; give a folder: kgan train DIR")
+    train_options = TrainOptions(data_dir=data_dir, **options).validate()
+    if not data_dir.exists():
+        raise DataError(f"{data_dir} does not exist")
+    return train_options
+
+
+def _resume_options(resume: Path, data_dir: Path | None, options: dict[str, Any]) -> Any:
+    """The saved run's options, with the ones typed on this command line applied."""
+    from kgan.options import TrainOptions, resume_options
+    from kgan.runs import find_run
+
+    context = click.get_current_context()
+    given = {
+        name: value
+        for name, value in options.items()
+        if context.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    if data_dir is not None:
+        given["data_dir"] = data_dir
+    run = find_run(resume, options["runs_dir"])
+    saved = TrainOptions.from_json(run.read_config().get("options"), source=str(run.config_path))
+    return resume_options(saved, run.path, given)
 
 
 def _numbered_file(folder: Path, stem: str, suffix: str) -> Path:

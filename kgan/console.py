@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from kgan.training import TrainStatus, format_elapsed
+from kgan.progress import TrainStatus, format_elapsed
 
 PIPE_INTERVAL_SECONDS = 10.0
 TERMINAL_INTERVAL_SECONDS = 0.2

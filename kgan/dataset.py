@@ -36,7 +36,7 @@ FITS = ("crop", "pad")
 # JPEG photos stored as RGB often carry a little colour noise; a pixel whose
 # channels differ by no more than this still counts as gray.
 GRAY_TOLERANCE = 3
-IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini"}
+IGNORED_NAMES = {"__MACOSX", "__pycache__", "Thumbs.db", "desktop.ini"}
 
 
 @dataclass
@@ -111,10 +111,11 @@ def list_files(root: Path) -> list[Path]:
             try:
                 if entry.is_dir(follow_symlinks=True):
                     yield from walk(path)
-                elif entry.is_file(follow_symlinks=True):
+                elif entry.is_file(follow_symlinks=True) or entry.is_symlink():
+                    # A broken link is listed so that it is reported as unreadable.
                     yield path
             except OSError:
-                continue
+                yield path
 
     found.extend(walk(root))
     return found
@@ -154,8 +155,8 @@ def _open(path: Path) -> Image.Image:
         raise _Skip(NOT_AN_IMAGE) from None
     except Image.DecompressionBombError:
         raise _Skip(TOO_LARGE) from None
-    except (OSError, ValueError, SyntaxError):
-        raise _Skip(UNREADABLE) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise _Skip(_reason_for(error)) from None
     width, height = image.size
     if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
         image.close()
@@ -203,6 +204,20 @@ def _flatten(image: Image.Image, background: int) -> Image.Image:
     return image.convert("RGB")
 
 
+_TRUNCATION_WORDS = ("truncated", "broken data stream", "premature end", "unexpected end", "end of file")
+_UNSUPPORTED_WORDS = ("decoder", "not supported", "unsupported", "unknown", "ghostscript", "cannot identify mode")
+
+
+def _reason_for(error: Exception) -> str:
+    """Classify a decoding failure of a file Pillow recognised."""
+    message = str(error).lower()
+    if isinstance(error, EOFError) or any(word in message for word in _TRUNCATION_WORDS):
+        return TRUNCATED
+    if any(word in message for word in _UNSUPPORTED_WORDS):
+        return UNSUPPORTED
+    return UNREADABLE
+
+
 def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarray:
     """Decode one file into a (resolution, resolution, 3) uint8 array, or raise _Skip."""
     image = _open(path)
@@ -210,22 +225,18 @@ def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarra
         if image.format == "JPEG":
             # Let libjpeg decode at a reduced scale that still covers the target.
             image.draft(image.mode, (resolution, resolution))
-        image.seek(0)
+        image.seek(0)  # the first frame of a GIF, WebP or TIFF
+        image.load()
         image = ImageOps.exif_transpose(image)
         image = _flatten(image, background)
     except _Skip:
         raise
     except Image.DecompressionBombError:
         raise _Skip(TOO_LARGE) from None
-    except (OSError, SyntaxError) as error:
-        message = str(error).lower()
-        if "truncated" in message or "broken data stream" in message or "premature end" in message:
-            raise _Skip(TRUNCATED) from None
-        if "decoder" in message or "not supported" in message or "unknown" in message:
-            raise _Skip(UNSUPPORTED) from None
-        raise _Skip(UNREADABLE) from None
-    except (ValueError, EOFError, KeyError, IndexError, TypeError, MemoryError):
-        raise _Skip(UNREADABLE) from None
+    except NotImplementedError:
+        raise _Skip(UNSUPPORTED) from None
+    except (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError, TypeError, MemoryError) as error:
+        raise _Skip(_reason_for(error)) from None
     size = (resolution, resolution)
     if fit == "pad":
         fill = (background,) * 3 if image.mode == "RGB" else background

@@ -55,12 +55,3 @@ def png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
 def save_png(path: Path, image: np.ndarray, text: dict[str, str] | None = None) -> None:
     """Write a uint8 image as a PNG file, atomically."""
     write_bytes_atomic(Path(path), png_bytes(image, text))
-
-
-def read_png_text(path: Path) -> dict[str, str]:
-    """The text chunks of a PNG file (empty when it has none or cannot be read)."""
-    try:
-        with Image.open(path) as image:
-            return dict(getattr(image, "text", {}) or {})
-    except OSError:
-        return {}

@@ -18,14 +18,13 @@ Two architectures:
 from __future__ import annotations
 
 from kgan.backend import keras_module
-from kgan.options import ARCHITECTURES
+from kgan.options import ARCHITECTURES, DISCRIMINATOR_OUTPUT
 from kgan.resolution import plan_resolution
 
 keras = keras_module()
 layers = keras.layers
 
-# The discriminator's last layer: logits for dcgan, probabilities for the seed's.
-DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "seed": "probabilities"}
+__all__ = ["ARCHITECTURES", "DISCRIMINATOR_OUTPUT", "build_combined", "build_discriminator", "build_generator"]
 
 
 def _require_plan(resolution: int) -> tuple[int, int]:

@@ -16,6 +16,8 @@ from kgan.errors import OptionError
 from kgan.resolution import plan_resolution, supported_resolutions
 
 ARCHITECTURES = ("dcgan", "seed")
+# The discriminator's last layer: logits for dcgan, probabilities for the seed's.
+DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "seed": "probabilities"}
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 DEFAULT_STEPS = 5000
@@ -47,10 +49,13 @@ class TrainOptions:
     keep_checkpoints: int = 3
     fit: str = "crop"
     background: str = "white"
+    # Set only when continuing a run; never saved in config.json.
+    resume: Path | None = None
 
     def validate(self) -> TrainOptions:
         """Check every option, fill the defaults that depend on others, and return self."""
-        self.data_dir = Path(self.data_dir)
+        # Absolute, so that a resumed run finds its images from any folder.
+        self.data_dir = Path(self.data_dir).absolute()
         self.runs_dir = Path(self.runs_dir)
         _positive("--batch-size", self.batch_size)
         _positive("--latent-dim", self.latent_dim)
@@ -83,9 +88,79 @@ class TrainOptions:
         return self
 
     def to_json(self) -> dict[str, Any]:
-        """The options as JSON-ready values (paths as strings)."""
+        """The options as JSON-ready values (paths as strings), without ``resume``."""
         values = dataclasses.asdict(self)
+        values.pop("resume")
         return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+    @classmethod
+    def from_json(cls, values: Any, source: str = "config.json") -> TrainOptions:
+        """Options read back from a run's config, checked name by name and type by type."""
+        if not isinstance(values, dict):
+            raise OptionError(f"{source}: 'options' is not a JSON object")
+        known = {item.name: item for item in dataclasses.fields(cls) if item.name != "resume"}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise OptionError(f"{source}: unknown option {unknown[0]!r}; the file may be damaged or from a newer kgan")
+        checked: dict[str, Any] = {}
+        for name, value in values.items():
+            if value is not None and not _json_type_fits(value, _FIELD_TYPES[name]):
+                raise OptionError(f"{source}: option {name!r} has a value of the wrong type ({value!r})")
+            checked[name] = value
+        if "data_dir" not in checked:
+            raise OptionError(f"{source}: the option 'data_dir' is missing")
+        try:
+            return cls(**checked).validate()
+        except OptionError as error:
+            raise OptionError(f"{source}: {error}") from None
+
+
+# What each option holds in JSON: int options accept only ints, float ones ints or floats.
+_FIELD_TYPES = {
+    "data_dir": str, "runs_dir": str, "name": str, "steps": int, "epochs": float, "minutes": float,
+    "batch_size": int, "resolution": int, "channels": int, "latent_dim": int, "width": int, "arch": str,
+    "optimizer": str, "generator_lr": float, "discriminator_lr": float, "seed": int, "sample_every": int,
+    "checkpoint_every": int, "keep_checkpoints": int, "fit": str, "background": str,
+}  # fmt: skip
+# Options that may change when a run is resumed; the rest shape the networks or the data.
+RESUMABLE_OPTIONS = ("data_dir", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "keep_checkpoints")
+BUDGET_OPTIONS = ("steps", "epochs", "minutes")
+
+
+def option_flag(name: str) -> str:
+    """The command-line spelling of an option: 'batch_size' -> '--batch-size'."""
+    return {"generator_lr": "--g-lr", "discriminator_lr": "--d-lr"}.get(name, "--" + name.replace("_", "-"))
+
+
+def _json_type_fits(value: Any, expected: type) -> bool:
+    if isinstance(value, bool):
+        return False
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, expected)
+
+
+def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -> TrainOptions:
+    """The options for continuing a run: the saved ones, with the few that may change replaced.
+
+    ``given`` holds only the options the user typed. Giving any budget option
+    replaces the whole saved budget; an option that shapes the networks or the
+    data must match the saved value.
+    """
+    for name, value in given.items():
+        if name in RESUMABLE_OPTIONS or name in ("runs_dir", "name"):
+            continue
+        if getattr(saved, name) != value:
+            flag = option_flag(name)
+            raise OptionError(f"{flag} cannot change when resuming (the run was trained with {getattr(saved, name)!r})")
+    if any(name in given for name in BUDGET_OPTIONS):
+        for name in BUDGET_OPTIONS:
+            setattr(saved, name, given.get(name))
+    for name in ("data_dir", "sample_every", "checkpoint_every", "keep_checkpoints"):
+        if name in given:
+            setattr(saved, name, given[name])
+    saved.resume = run_path
+    return saved.validate()
 
 
 def check_resolution(resolution: int, arch: str) -> None:

@@ -169,6 +169,19 @@ def find_latest_run(runs_dir: Path) -> Run:
     return max(candidates, key=lambda item: item[:2])[2]
 
 
+def find_run(run_or_name: str | Path, runs_dir: Path) -> Run:
+    """A run folder given by path, or by name under ``runs_dir``; RunError if it is not a run."""
+    path = Path(run_or_name)
+    if not path.exists() and (runs_dir / path).exists():
+        path = runs_dir / path
+    if not path.is_dir():
+        raise RunError(f"no run folder {run_or_name} (looked in . and {runs_dir}/)")
+    run = Run(path)
+    if not run.config_path.is_file():
+        raise RunError(f"{path} is not a run folder: {run.config_path.name} is missing")
+    return run
+
+
 def resolve_checkpoint(run_or_path: str | None, runs_dir: Path) -> tuple[Run | None, Path]:
     """Find the generator to use from a run folder, run name, checkpoint folder or .keras file.
 

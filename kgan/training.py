@@ -1,50 +1,36 @@
 """The training loop: data in, a run folder with checkpoints and samples out.
 
-``train`` is one function whose body reads top to bottom: load the images,
-create the run folder, build the networks, then alternate D and G updates until
-the budget (steps, epochs or minutes) is spent or a stop is requested. It never
+``train`` reads top to bottom: start a new run or pick up a saved one, then
+alternate D and G updates until the budget (steps, epochs or minutes, counted
+over the whole run) is spent or a stop is requested, then save. It never
 prints; it reports through a ``Reporter``.
+
+Everything random in a step is a function of the run's seed and the step (the
+noise) or of the seed and the number of images seen (the data order), so a run
+resumed from a checkpoint continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from kgan import __version__
-from kgan.dataset import ImageFolder, load_image_folder
-from kgan.errors import TrainingDiverged
+from kgan.errors import RunError, TrainingDiverged
 from kgan.imaging import make_grid, save_png, to_uint8
 from kgan.options import TrainOptions
-from kgan.runs import Run, create_run, sample_name, write_json_atomic
+from kgan.progress import Reporter, SilentReporter, TrainStatus
+from kgan.runs import Run, sample_name
+from kgan.session import Session, new_session, resume_session
 
-SAMPLE_GRID_SIZE = 64
 RATE_WINDOW_STEPS = 20
-
-
-@dataclass
-class TrainStatus:
-    """A snapshot of training, reported after every step."""
-
-    step: int
-    total_steps: int | None
-    epoch: float
-    d_loss: float
-    g_loss: float
-    d_real: float
-    d_fake: float
-    images_per_second: float
-    elapsed_seconds: float
 
 
 @dataclass
@@ -56,24 +42,6 @@ class TrainResult:
     checkpoint: Path
     elapsed_seconds: float
     stopped_early: bool
-
-
-class Reporter(Protocol):
-    """Where the loop sends news: one-off messages and per-step status."""
-
-    def message(self, text: str) -> None: ...
-
-    def status(self, status: TrainStatus) -> None: ...
-
-
-class SilentReporter:
-    """A reporter that ignores everything (the default for library callers)."""
-
-    def message(self, text: str) -> None:
-        pass
-
-    def status(self, status: TrainStatus) -> None:
-        pass
 
 
 class BatchOrder:
@@ -113,11 +81,6 @@ def step_noise(seed: int, step: int, batch_size: int, latent_dim: int) -> tuple[
     return rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
 
 
-def sample_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
-    """The fixed noise batch behind a run's sample grids."""
-    return np.random.default_rng([seed, 2]).standard_normal((count, latent_dim), dtype=np.float32)
-
-
 def budget_steps(options: TrainOptions, image_count: int) -> int | None:
     """The step the run ends at from --steps and --epochs (None: only --minutes limits it)."""
     limits = []
@@ -128,98 +91,65 @@ def budget_steps(options: TrainOptions, image_count: int) -> int | None:
     return min(limits) if limits else None
 
 
-def format_elapsed(seconds: float) -> str:
-    """Seconds as HH:MM:SS (hours keep counting past 99)."""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 def train(
     options: TrainOptions,
     reporter: Reporter | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> TrainResult:
-    """Train a GAN as ``options`` says and return where its results are."""
-    from kgan import backend
-
+    """Train a GAN as ``options`` says (a new run, or ``options.resume``) and return where its results are."""
     reporter = reporter or SilentReporter()
     options.validate()
-    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+    session = resume_session(options, reporter) if options.resume else new_session(options, reporter)
+    try:
+        return _train_loop(session, reporter, stop_requested)
+    except OSError as error:  # a full disk or a vanished folder while writing logs
+        raise RunError(f"cannot write to {session.run.path}: {error.strerror or error}") from None
 
-    # Load training set.
-    folder = load_image_folder(options.data_dir, options.resolution, options.channels, options.fit, options.background)
-    reporter.message(f"{folder.summary()} from {options.data_dir}")
-    resolution, channels = folder.resolution, folder.channels
 
-    # Create the run folder and record everything that shapes the run.
-    run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
-    write_json_atomic(run.path / "config.json", _config(options, folder, seed))
-    write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
-    fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim)
-    np.save(run.sample_noise_path, fixed_noise, allow_pickle=False)
-    reporter.message(f"run folder: {run.path}")
-
-    # Construct networks.
-    keras = backend.keras_module()
-    keras.utils.set_random_seed(seed)
+def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[], bool]) -> TrainResult:
     from kgan.checkpoints import save_checkpoint
-    from kgan.models import DISCRIMINATOR_OUTPUT, build_discriminator, build_generator
-    from kgan.trainer import GanTrainer, make_optimizer
 
-    generator = build_generator(resolution, channels, options.latent_dim, options.width, options.arch)
-    discriminator = build_discriminator(resolution, channels, options.width, options.arch)
-    trainer = GanTrainer(
-        generator,
-        discriminator,
-        make_optimizer(options.optimizer, options.generator_lr),
-        make_optimizer(options.optimizer, options.discriminator_lr),
-        DISCRIMINATOR_OUTPUT[options.arch],
-    )
-    reporter.message(
-        f"{options.arch} at {resolution}x{resolution}x{channels}: "
-        f"G {generator.count_params():,} and D {discriminator.count_params():,} parameters, "
-        f"batch {options.batch_size}, seed {seed}"
-    )
-
-    # Train.
+    options, run, trainer, folder = session.options, session.run, session.trainer, session.folder
     total_steps = budget_steps(options, len(folder.images))
     deadline = options.minutes * 60 if options.minutes is not None else math.inf
-    order = BatchOrder(len(folder.images), options.batch_size, seed)
-    step, images_seen, elapsed_before = 0, 0, 0.0
+    order = BatchOrder(len(folder.images), options.batch_size, session.seed)
     started = time.monotonic()
     step_times: deque[float] = deque(maxlen=RATE_WINDOW_STEPS)
 
     def elapsed() -> float:
-        return elapsed_before + time.monotonic() - started
+        return session.elapsed_before + time.monotonic() - started
 
     def write_sample() -> None:
-        grid = make_grid(to_uint8(trainer.generate(fixed_noise)))
-        text = {"kgan:step": str(step), "kgan:elapsed_seconds": f"{elapsed():.1f}"}
-        save_png(run.samples_dir / sample_name(step), grid, text)
+        # Only deterministic content goes into the file, so that the same seed
+        # gives the same bytes; the time-lapse takes elapsed times from the log.
+        grid = make_grid(to_uint8(trainer.generate(session.fixed_noise)))
+        save_png(run.samples_dir / sample_name(session.step), grid, {"kgan:step": str(session.step)})
 
     def checkpoint() -> Path:
-        state = {"images_seen": images_seen, "elapsed_seconds": elapsed(), "seed": seed}
-        return save_checkpoint(run, step, generator, discriminator, state, options.keep_checkpoints)
+        state = {"images_seen": session.images_seen, "elapsed_seconds": elapsed(), "seed": session.seed}
+        generator, discriminator = trainer.generator, trainer.discriminator
+        return save_checkpoint(run, session.step, generator, discriminator, state, options.keep_checkpoints)
 
-    write_sample()
+    if session.step == 0:
+        write_sample()
     stopped_early = False
     with open(run.losses_path, "a", encoding="utf-8") as losses_log:
-        while (total_steps is None or step < total_steps) and elapsed() < deadline:
+        while (total_steps is None or session.step < total_steps) and elapsed() < deadline:
             if stop_requested():
                 stopped_early = True
                 break
             step_started = time.monotonic()
-            real = folder.images[order.indices(images_seen)]
-            discriminator_noise, generator_noise = step_noise(seed, step, options.batch_size, options.latent_dim)
-            metrics = trainer.train_step(real, discriminator_noise, generator_noise)
-            step += 1
-            images_seen += options.batch_size
+            real = folder.images[order.indices(session.images_seen)]
+            noise = step_noise(session.seed, session.step, options.batch_size, options.latent_dim)
+            metrics = trainer.train_step(real, *noise)
+            session.step += 1
+            session.images_seen += options.batch_size
             step_times.append(time.monotonic() - step_started)
 
             status = TrainStatus(
-                step=step,
+                step=session.step,
                 total_steps=total_steps,
-                epoch=images_seen / len(folder.images),
+                epoch=session.images_seen / len(folder.images),
                 d_loss=metrics["d_loss"],
                 g_loss=metrics["g_loss"],
                 d_real=metrics["d_real"],
@@ -233,59 +163,24 @@ def train(
                 previous = run.latest_checkpoint()
                 kept = f"the last good checkpoint is {previous}" if previous else "no checkpoint was written yet"
                 raise TrainingDiverged(
-                    f"a loss became NaN or infinite at step {step}; stopped, {kept}. Try lower learning rates."
+                    f"a loss became NaN or infinite at step {session.step}; stopped, {kept}. "
+                    "Try lower learning rates (--g-lr, --d-lr)."
                 )
             reporter.status(status)
-            if step % options.sample_every == 0:
+            if session.step % options.sample_every == 0:
                 write_sample()
-            if step % options.checkpoint_every == 0:
+            if session.step % options.checkpoint_every == 0:
                 losses_log.flush()
                 checkpoint()
         losses_log.flush()
 
     # Save the end of the run.
-    if step % options.sample_every:
+    if session.step % options.sample_every and not (run.samples_dir / sample_name(session.step)).exists():
         write_sample()
     final = checkpoint()
-    return TrainResult(run=run, step=step, checkpoint=final, elapsed_seconds=elapsed(), stopped_early=stopped_early)
+    return TrainResult(run, session.step, final, elapsed(), stopped_early)
 
 
 def _log_record(status: TrainStatus) -> dict[str, Any]:
     record = {key: value for key, value in vars(status).items() if key != "total_steps"}
     return {key: round(value, 6) if isinstance(value, float) else value for key, value in record.items()}
-
-
-def _name_hint(data_dir: Path) -> str:
-    from kgan.paths import embedded_data_dir
-
-    embedded = embedded_data_dir()
-    if embedded is not None and Path(data_dir).resolve() == embedded.resolve():
-        return "fashion-mnist"
-    return Path(data_dir).resolve().stem or "run"
-
-
-def _config(options: TrainOptions, folder: ImageFolder, seed: int) -> dict[str, Any]:
-    from kgan import backend
-    from kgan.models import DISCRIMINATOR_OUTPUT
-
-    return {
-        "kgan_version": __version__,
-        **backend.versions(),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seed": seed,
-        "options": options.to_json(),
-        "model": {
-            "arch": options.arch,
-            "resolution": folder.resolution,
-            "channels": folder.channels,
-            "latent_dim": options.latent_dim,
-            "width": options.width,
-            "discriminator_output": DISCRIMINATOR_OUTPUT[options.arch],
-        },
-        "data": {
-            "path": str(Path(options.data_dir).resolve()),
-            "fingerprint": folder.fingerprint,
-            "images": len(folder.files),
-            "skipped": folder.skip_counts(),
-        },
-    }

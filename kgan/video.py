@@ -6,6 +6,7 @@ in .gif gives an animated GIF written by Pillow.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from kgan.errors import OptionError, RunError
-from kgan.imaging import make_grid, read_png_text, to_pil
+from kgan.imaging import make_grid, to_pil
+from kgan.progress import format_elapsed
 from kgan.runs import SAMPLE_NAME, Run
 from kgan.sampling import GeneratorSource, generate
 
@@ -190,10 +192,24 @@ def _caption_height(side: int) -> int:
     return _canvas_side(max(MACRO_BLOCK, side // 12))
 
 
-def timelapse_frames(grids: list[Path], size: int) -> Iterator[Image.Image]:
-    """Each training sample grid, scaled, with its step and elapsed time beneath it."""
-    from kgan.training import format_elapsed
+def elapsed_by_step(losses_path: Path) -> dict[int, float]:
+    """Elapsed training seconds at each logged step (step 0 is 0), from a run's losses.jsonl."""
+    elapsed = {0: 0.0}
+    try:
+        with open(losses_path, encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                try:
+                    record = json.loads(line)
+                    elapsed[int(record["step"])] = float(record["elapsed_seconds"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        pass
+    return elapsed
 
+
+def timelapse_frames(grids: list[Path], size: int, elapsed: dict[int, float]) -> Iterator[Image.Image]:
+    """Each training sample grid, scaled, with its step and elapsed time beneath it."""
     side = _canvas_side(size)
     bar = _caption_height(side)
     font = _font(int(bar * 0.6))
@@ -203,10 +219,8 @@ def timelapse_frames(grids: list[Path], size: int) -> Iterator[Image.Image]:
                 image = np.asarray(opened.convert("RGB"))
         except OSError:
             raise RunError(f"{path} is damaged and cannot be read") from None
-        text = read_png_text(path)
         step = int(SAMPLE_NAME.match(path.name).group(1))
-        elapsed = float(text.get("kgan:elapsed_seconds", "nan"))
-        label = f"step {step:,}" + (f"   {format_elapsed(elapsed)}" if math.isfinite(elapsed) else "")
+        label = f"step {step:,}" + (f"   {format_elapsed(elapsed[step])}" if step in elapsed else "")
         canvas = Image.new("RGB", (side, side + bar))
         canvas.paste(_fit(image, side, side), (0, 0))
         ImageDraw.Draw(canvas).text((side // 2, side + bar // 2), label, fill=(235, 235, 235), font=font, anchor="mm")
@@ -219,6 +233,6 @@ def make_timelapse_video(run: Run, out: Path, fps: float, size: int) -> VideoRes
     if not grids:
         raise RunError(f"run {run.path} has no sample grids in {run.samples_dir}")
     _check_common(len(grids), fps, size)
-    written = write_video(out, timelapse_frames(grids, size), fps)
+    written = write_video(out, timelapse_frames(grids, size, elapsed_by_step(run.losses_path)), fps)
     side = _canvas_side(size)
     return VideoResult(path=out, frames=written, fps=fps, size=(side, side + _caption_height(side)))

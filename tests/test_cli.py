@@ -186,3 +186,23 @@ def test_help_version_and_option_errors_answer_without_tensorflow(argv):
         from kgan import __version__
 
         assert result.stdout.strip() == f"kgan {__version__}"
+
+
+def test_skipped_files_are_reported_and_written_into_the_run(tmp_path, run_cli):
+    folder = make_folder(tmp_path / "pics", count=4)
+    (folder / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "notes.txt").write_text("hello")
+    args = [a for a in TINY_TRAIN_ARGS if a != "--quiet"]
+    code, out, _ = run_cli("train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", "--name", "r", *args)
+    assert code == 0 and "4 images used, 2 skipped (" in out and "not an image" in out
+    skipped = json.loads((tmp_path / "runs" / "r" / "skipped.json").read_text())
+    assert sorted(item["path"] for item in skipped) == ["a/broken.png", "notes.txt"]
+    assert all(item["reason"] for item in skipped)
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path, run_cli):
+    folder = make_folder(tmp_path / "pics", count=4)
+    args = [*TINY_TRAIN_ARGS, "--checkpoint-every", "1", "--keep-checkpoints", "2"]
+    assert run_cli("train", folder, "--steps", 5, "--runs-dir", tmp_path / "runs", "--name", "r", *args)[0] == 0
+    kept = sorted(p.name for p in (tmp_path / "runs" / "r" / "checkpoints").iterdir())
+    assert kept == ["step-000004", "step-000005"]

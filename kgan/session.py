@@ -1,0 +1,257 @@
+"""Starting a training session: a new run, or a saved one picked up where it stopped.
+
+Either way the loop gets the same things: the run folder, the images, the
+networks with their optimizers, the fixed sample noise and the counters (step,
+images seen, elapsed seconds). Everything read back from a run folder is
+checked, and a damaged or tampered file is named in a one-line error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgan import __version__
+from kgan.dataset import ImageFolder, load_image_folder
+from kgan.errors import RunError
+from kgan.options import DISCRIMINATOR_OUTPUT, TrainOptions
+from kgan.progress import Reporter, format_elapsed
+from kgan.runs import Run, create_run, write_bytes_atomic, write_json_atomic
+
+SAMPLE_GRID_SIZE = 64
+
+
+def sample_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
+    """The fixed noise batch behind a run's sample grids."""
+    return np.random.default_rng([seed, 2]).standard_normal((count, latent_dim), dtype=np.float32)
+
+
+@dataclass
+class Session:
+    """Everything the loop needs, whether the run is new or resumed."""
+
+    run: Run
+    options: TrainOptions
+    folder: ImageFolder
+    trainer: Any  # kgan.trainer.GanTrainer, imported lazily
+    seed: int
+    fixed_noise: np.ndarray
+    step: int = 0
+    images_seen: int = 0
+    elapsed_before: float = 0.0
+
+
+def _use_seed(seed: int, deterministic: bool) -> None:
+    from kgan import backend
+
+    keras = backend.keras_module()
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        # CPU kernels are deterministic already; this makes GPU kernels so too,
+        # and turns any op without a deterministic version into an error.
+        backend.tensorflow_module().config.experimental.enable_op_determinism()
+
+
+def new_session(options: TrainOptions, reporter: Reporter) -> Session:
+    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+
+    # Load training set.
+    folder = load_image_folder(options.data_dir, options.resolution, options.channels, options.fit, options.background)
+    reporter.message(f"{folder.summary()} from {options.data_dir}")
+
+    # Create the run folder and record everything that shapes the run.
+    run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
+    write_json_atomic(run.config_path, _config(options, folder, seed))
+    write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
+    fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim)
+    _save_array(run.sample_noise_path, fixed_noise)
+    reporter.message(f"run folder: {run.path}")
+
+    # Construct networks.
+    _use_seed(seed, deterministic=options.seed is not None)
+    trainer = _build_trainer(options, folder)
+    reporter.message(
+        f"{options.arch} at {folder.resolution}x{folder.resolution}x{folder.channels}: "
+        f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
+        f"batch {options.batch_size}, seed {seed}"
+    )
+    return Session(run, options, folder, trainer, seed, fixed_noise)
+
+
+def _build_trainer(options: TrainOptions, folder: ImageFolder) -> Any:
+    """New networks and optimizers, as the options say, for the folder's image size."""
+    from kgan.models import build_discriminator, build_generator
+    from kgan.trainer import GanTrainer, make_optimizer
+
+    generator = build_generator(folder.resolution, folder.channels, options.latent_dim, options.width, options.arch)
+    discriminator = build_discriminator(folder.resolution, folder.channels, options.width, options.arch)
+    return GanTrainer(
+        generator,
+        discriminator,
+        make_optimizer(options.optimizer, options.generator_lr),
+        make_optimizer(options.optimizer, options.discriminator_lr),
+        DISCRIMINATOR_OUTPUT[options.arch],
+    )
+
+
+def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
+    run = Run(Path(options.resume))
+    config = run.read_config()
+    seed, model = _checked_seed_and_model(config, run)
+
+    # Load training set, as the run first saw it.
+    folder = load_image_folder(
+        options.data_dir, model["resolution"], model["channels"], options.fit, options.background
+    )
+    reporter.message(f"{folder.summary()} from {options.data_dir}")
+    if folder.fingerprint != config.get("data", {}).get("fingerprint"):
+        reporter.message("note: the images changed since the run started, so the batches will differ from before")
+    fixed_noise = _load_sample_noise(run, options.latent_dim)
+
+    # Load networks, optimizers and counters from the newest checkpoint.
+    _use_seed(seed, deterministic=options.seed is not None)
+    from kgan.checkpoints import load_for_training, remove_unfinished
+    from kgan.trainer import GanTrainer
+
+    remove_unfinished(run)
+    checkpoint = run.latest_checkpoint()
+    if checkpoint is None:
+        # Killed before its first checkpoint: start again, inside the same folder.
+        reporter.message(f"run {run.path} has no checkpoint yet; starting it again from step 0")
+        session = Session(run, options, folder, _build_trainer(options, folder), seed, fixed_noise)
+    else:
+        generator, discriminator, state = load_for_training(checkpoint)
+        _check_shapes(generator, discriminator, model, options.latent_dim, checkpoint)
+        trainer = GanTrainer(
+            generator, discriminator, generator.optimizer, discriminator.optimizer, model["discriminator_output"]
+        )
+        session = Session(run, options, folder, trainer, seed, fixed_noise)
+        session.step = _state_int(state, "step", checkpoint)
+        session.images_seen = _state_int(state, "images_seen", checkpoint)
+        session.elapsed_before = float(_state_number(state, "elapsed_seconds", checkpoint))
+        reporter.message(f"resuming {run.path} at step {session.step:,} ({format_elapsed(session.elapsed_before)})")
+    _truncate_log(run, session.step)
+    config.setdefault("resumed", []).append(
+        {"at_step": session.step, "at": _now(), "options": options.to_json(), "kgan_version": __version__}
+    )
+    config["options"] = options.to_json()
+    write_json_atomic(run.config_path, config)
+    return session
+
+
+def _truncate_log(run: Run, step: int) -> None:
+    """Drop log lines past the checkpoint being resumed from; they will be written again."""
+    if not run.losses_path.exists():
+        return
+    kept = []
+    with open(run.losses_path, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            try:
+                if int(json.loads(line)["step"]) <= step:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a kill
+    write_bytes_atomic(run.losses_path, "".join(kept).encode("utf-8"))
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _load_sample_noise(run: Run, latent_dim: int) -> np.ndarray:
+    path = run.sample_noise_path
+    try:
+        noise = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing") from None
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path} is damaged ({error})") from None
+    if noise.dtype != np.float32 or noise.ndim != 2 or noise.shape[1] != latent_dim:
+        raise RunError(f"{path} is damaged (expected float32 noise of shape (N, {latent_dim}), got {noise.shape})")
+    return noise
+
+
+def _checked_seed_and_model(config: dict[str, Any], run: Run) -> tuple[int, dict[str, Any]]:
+    seed, model = config.get("seed"), config.get("model")
+    where = run.config_path
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise RunError(f"{where} is damaged: 'seed' is not a whole number")
+    if not isinstance(model, dict):
+        raise RunError(f"{where} is damaged: 'model' is missing")
+    for key in ("resolution", "channels", "latent_dim"):
+        if not isinstance(model.get(key), int):
+            raise RunError(f"{where} is damaged: 'model.{key}' is not a whole number")
+    if model.get("discriminator_output") not in ("logits", "probabilities"):
+        raise RunError(f"{where} is damaged: 'model.discriminator_output' is not logits or probabilities")
+    return seed, model
+
+
+def _check_shapes(generator: Any, discriminator: Any, model: dict[str, Any], latent_dim: int, checkpoint: Path) -> None:
+    size = model["resolution"]
+    image_shape = (None, size, size, model["channels"])
+    if tuple(generator.input_shape) != (None, latent_dim) or tuple(generator.output_shape) != image_shape:
+        raise RunError(f"{checkpoint} holds a generator that does not match config.json")
+    if tuple(discriminator.input_shape) != image_shape:
+        raise RunError(f"{checkpoint} holds a discriminator that does not match config.json")
+
+
+def _state_number(state: dict[str, Any], key: str, checkpoint: Path) -> float:
+    value = state.get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise RunError(f"{checkpoint / 'state.json'} is damaged: {key!r} is missing or negative")
+    return value
+
+
+def _state_int(state: dict[str, Any], key: str, checkpoint: Path) -> int:
+    value = _state_number(state, key, checkpoint)
+    if not isinstance(value, int):
+        raise RunError(f"{checkpoint / 'state.json'} is damaged: {key!r} is not a whole number")
+    return value
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _name_hint(data_dir: Path) -> str:
+    from kgan.paths import embedded_data_dir
+
+    embedded = embedded_data_dir()
+    if embedded is not None and Path(data_dir).resolve() == embedded.resolve():
+        return "fashion-mnist"
+    return Path(data_dir).resolve().stem or "run"
+
+
+def _config(options: TrainOptions, folder: ImageFolder, seed: int) -> dict[str, Any]:
+    from kgan import backend
+
+    return {
+        "kgan_version": __version__,
+        **backend.versions(),
+        "created_at": _now(),
+        "seed": seed,
+        "options": options.to_json(),
+        "model": {
+            "arch": options.arch,
+            "resolution": folder.resolution,
+            "channels": folder.channels,
+            "latent_dim": options.latent_dim,
+            "width": options.width,
+            "discriminator_output": DISCRIMINATOR_OUTPUT[options.arch],
+        },
+        "data": {
+            "path": str(Path(options.data_dir).resolve()),
+            "fingerprint": folder.fingerprint,
+            "images": len(folder.files),
+            "skipped": folder.skip_counts(),
+        },
+    }

@@ -1,0 +1,165 @@
+"""Exact resume, whole-run budgets, reproducible runs, and runs that were tampered with."""
+
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_TRAIN_ARGS, make_folder
+
+ARGS = [*TINY_TRAIN_ARGS, "--seed", "11", "--checkpoint-every", "2"]
+
+
+def _weights(checkpoint):
+    from kgan.checkpoints import load_for_training
+
+    generator, discriminator, state = load_for_training(checkpoint)
+    arrays = [v.numpy() for v in generator.weights + discriminator.weights]
+    arrays += [v.numpy() for v in generator.optimizer.variables + discriminator.optimizer.variables]
+    return arrays, state
+
+
+def _losses(run):
+    return [
+        {k: v for k, v in json.loads(line).items() if k not in ("elapsed_seconds", "images_per_second")}
+        for line in (run / "logs" / "losses.jsonl").read_text().splitlines()
+    ]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return make_folder(tmp_path / "images", count=10)
+
+
+def test_resumed_run_ends_with_the_same_weights_as_a_straight_one(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *ARGS)[0] == 0
+    assert run_cli("train", folder, "--steps", 3, "--runs-dir", runs, "--name", "halves", *ARGS)[0] == 0
+    code, out, err = run_cli("train", "--resume", runs / "halves", "--steps", 6, "--runs-dir", runs)
+    assert code == 0, err
+    straight, straight_state = _weights(runs / "straight" / "checkpoints" / "step-000006")
+    resumed, resumed_state = _weights(runs / "halves" / "checkpoints" / "step-000006")
+    assert len(straight) == len(resumed)
+    for a, b in zip(straight, resumed):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert straight_state["images_seen"] == resumed_state["images_seen"] == 6 * 8
+    assert _losses(runs / "straight") == _losses(runs / "halves")
+    for step in ("000004", "000006"):
+        name = f"step-{step}.png"
+        assert (runs / "straight" / "samples" / name).read_bytes() == (runs / "halves" / "samples" / name).read_bytes()
+    config = json.loads((runs / "halves" / "config.json").read_text())
+    assert config["resumed"][0]["at_step"] == 3 and config["options"]["steps"] == 6
+
+
+def test_budgets_count_the_whole_run(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    assert run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *ARGS)[0] == 0
+    assert run_cli("train", "--resume", "r", "--runs-dir", runs)[0] == 0  # budget already spent
+    assert [c.name for c in (runs / "r" / "checkpoints").iterdir()] == ["step-000002"]
+    assert run_cli("train", "--resume", "r", "--runs-dir", runs, "--steps", 4)[0] == 0
+    assert sorted(c.name for c in (runs / "r" / "checkpoints").iterdir())[-1] == "step-000004"
+    assert [record["step"] for record in _losses(runs / "r")] == [1, 2, 3, 4]
+
+
+def test_options_that_shape_the_networks_cannot_change_on_resume(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    assert run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *ARGS)[0] == 0
+    code, _, err = run_cli("train", "--resume", "r", "--runs-dir", runs, "--arch", "seed")
+    assert code == 2 and "--arch cannot change when resuming" in err
+    code, _, err = run_cli("train", "--resume", "r", "--runs-dir", runs, "--batch-size", 4)
+    assert code == 2 and "--batch-size" in err
+    code, _, err = run_cli("train", "--resume", tmp_path / "nope", "--runs-dir", runs)
+    assert code == 2 and "no run folder" in err
+
+
+def test_same_seed_gives_identical_weights_and_samples(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    for name in ("one", "two"):
+        assert run_cli("train", folder, "--steps", 4, "--runs-dir", runs, "--name", name, *ARGS)[0] == 0
+    one, _ = _weights(runs / "one" / "checkpoints" / "step-000004")
+    two, _ = _weights(runs / "two" / "checkpoints" / "step-000004")
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+    for sample in (runs / "one" / "samples").iterdir():
+        assert sample.read_bytes() == (runs / "two" / "samples" / sample.name).read_bytes()
+    assert (
+        run_cli("train", folder, "--steps", 4, "--runs-dir", runs, "--name", "three", *ARGS[:-4], "--seed", 12)[0] == 0
+    )
+    three, _ = _weights(runs / "three" / "checkpoints" / "step-000004")
+    assert not all(np.array_equal(a, b) for a, b in zip(one, three))
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    assert run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *ARGS)[0] == 0
+    shutil.rmtree(runs / "r" / "checkpoints")
+    (runs / "r" / "checkpoints").mkdir()
+    (runs / "r" / "checkpoints" / ".tmp-step-000002-999").mkdir()  # a save cut short by a kill
+    code, out, _ = run_cli("train", "--resume", "r", "--runs-dir", runs)
+    assert code == 0
+    assert [c.name for c in (runs / "r" / "checkpoints").iterdir()] == ["step-000002"]
+
+
+@pytest.fixture
+def finished_run(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    assert run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *ARGS)[0] == 0
+    return runs / "r"
+
+
+def _one_line_error(result, *words):
+    code, _, err = result
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in lines[0]
+
+
+def test_a_tampered_generator_file_is_named(finished_run, run_cli):
+    generator = finished_run / "checkpoints" / "step-000002" / "generator.keras"
+    generator.write_bytes(generator.read_bytes()[:-100] + b"x" * 100)
+    _one_line_error(run_cli("sample", "--run", finished_run), "generator.keras", "checksum")
+    _one_line_error(run_cli("train", "--resume", finished_run, "--steps", 3), "generator.keras")
+
+
+def test_a_truncated_state_file_is_named(finished_run, run_cli):
+    state = finished_run / "checkpoints" / "step-000002" / "state.json"
+    state.write_text(state.read_text()[:20])
+    _one_line_error(run_cli("train", "--resume", finished_run, "--steps", 3), "state.json", "damaged")
+
+
+def test_a_missing_model_file_is_named(finished_run, run_cli):
+    (finished_run / "checkpoints" / "step-000002" / "discriminator.keras").unlink()
+    _one_line_error(run_cli("train", "--resume", finished_run, "--steps", 3), "discriminator.keras", "missing")
+
+
+def test_config_is_checked_against_the_known_options(finished_run, run_cli):
+    config = json.loads((finished_run / "config.json").read_text())
+    config["options"]["run_this"] = "import os"
+    (finished_run / "config.json").write_text(json.dumps(config))
+    _one_line_error(run_cli("train", "--resume", finished_run), "config.json", "unknown option 'run_this'")
+    del config["options"]["run_this"]
+    config["options"]["batch_size"] = "64; rm -rf /"
+    (finished_run / "config.json").write_text(json.dumps(config))
+    _one_line_error(run_cli("train", "--resume", finished_run), "config.json", "batch_size")
+    (finished_run / "config.json").write_text("{not json")
+    _one_line_error(run_cli("train", "--resume", finished_run), "config.json", "damaged")
+
+
+def test_a_missing_sample_noise_file_is_named(finished_run, run_cli):
+    (finished_run / "sample_noise.npy").unlink()
+    _one_line_error(run_cli("train", "--resume", finished_run, "--steps", 3), "sample_noise.npy", "missing")
+
+
+def test_loading_never_runs_code_from_a_model_file(tmp_path, run_cli):
+    from kgan.backend import keras_module
+
+    keras = keras_module()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Reshape((2, 2, 1))])
+    path = tmp_path / "sneaky.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert b"Lambda" in archive.read("config.json")
+    _one_line_error(run_cli("sample", "--run", path, "--out", tmp_path / "out"), "sneaky.keras")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
