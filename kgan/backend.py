@@ -1,4 +1,4 @@
-"""Loading Keras and TensorFlow quietly, once, only when a command needs them.
+"""Loading Keras and TensorFlow quietly, and choosing devices and precision.
 
 TensorFlow writes a page of C++ start-up notices to stderr on import; a user
 of a command-line tool should not have to read them. They are hidden by
@@ -14,6 +14,12 @@ import os
 import sys
 from collections.abc import Iterator
 from types import ModuleType
+
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# The Keras dtype policy for each precision: mixed policies keep weights in float32.
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+# CPU flags for fast bfloat16 matrix units (Intel AMX, AVX-512 BF16).
+BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 @contextlib.contextmanager
@@ -54,3 +60,74 @@ def tensorflow_module() -> ModuleType:
 def versions() -> dict[str, str]:
     """The Keras and TensorFlow versions, for a run's config.json."""
     return {"keras_version": keras_module().__version__, "tensorflow_version": tensorflow_module().__version__}
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags Linux reports (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as stream:
+            for line in stream:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def gpu_compute_capabilities() -> list[tuple[int, int]]:
+    """(major, minor) compute capability of each visible GPU."""
+    tf = tensorflow_module()
+    capabilities = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        capabilities.append(tuple(details.get("compute_capability", (0, 0))))
+    return capabilities
+
+
+def choose_precision(requested: str) -> str:
+    """Resolve 'auto' to the fastest precision this machine runs well.
+
+    bfloat16 on GPUs from Ampere on (compute capability 8) and on CPUs with
+    AMX or AVX-512 BF16; float16 on older tensor-core GPUs; float32 elsewhere.
+    """
+    if requested != "auto":
+        return requested
+    gpus = gpu_compute_capabilities()
+    if gpus:
+        oldest = min(gpus)
+        return "bfloat16" if oldest >= (8, 0) else "float16" if oldest >= (7, 0) else "float32"
+    return "bfloat16" if cpu_flags() & set(BFLOAT16_CPU_FLAGS) else "float32"
+
+
+def use_precision(precision: str) -> None:
+    """Make layers built from now on compute in ``precision`` (weights stay float32)."""
+    keras_module().mixed_precision.set_global_policy(POLICIES[precision])
+
+
+def describe_devices() -> str:
+    """Where the computation runs, in words: 'CPU (2 cores, AMX)' or '2 GPUs (NVIDIA H100)'."""
+    tf = tensorflow_module()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        return f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''} ({name})"
+    flags = cpu_flags()
+    extras = [label for flag, label in (("amx_bf16", "AMX"), ("avx512f", "AVX-512")) if flag in flags]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU ({cores} cores{', ' + ', '.join(extras) if extras else ''})"
+
+
+def make_deterministic() -> None:
+    """Make training repeatable bit for bit on one machine, for a few percent of speed.
+
+    TensorFlow's op determinism covers GPU kernels; on the CPU, independent ops
+    running side by side on a busy machine still change the order of some sums,
+    so they are run one at a time. Must run before TensorFlow's first operation
+    in the process; later calls keep what is set.
+    """
+    tf = tensorflow_module()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # TensorFlow already started in this process (as in the tests)

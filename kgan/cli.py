@@ -16,6 +16,8 @@ from typing import Any
 import click
 
 from kgan import __version__
+from kgan.backend import PRECISIONS
+from kgan.distribute import STRATEGIES
 from kgan.errors import KganError
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -175,6 +177,26 @@ def cli() -> None:
     show_default=True,
     help="What transparent pixels (and padding) become.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="auto",
+    show_default=True,
+    help="auto: bfloat16 where the CPU or GPU runs it fast, else float32.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default="none",
+    show_default=True,
+    help="tf.distribute: mirrored (all local GPUs) or multiworker (TF_CONFIG); see the README.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    help="Where decoded images are cached [default: $KGAN_CACHE_DIR or ~/.cache/kgan].",
+)
+@click.option("--no-cache", is_flag=True, help="Decode the images into memory every time instead.")
 @_runs_dir_option
 @click.option("--name", help="Run folder name [default: the data folder's name plus a counter].")
 @click.option(
@@ -192,7 +214,9 @@ def cli() -> None:
     help="Continue RUN (a run folder or name) from its newest checkpoint; budgets count the whole run.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def train(data_dir: Path | None, quiet: bool, resume: Path | None, **options: Any) -> None:
+def train(
+    data_dir: Path | None, quiet: bool, resume: Path | None, cache_dir: Path | None, no_cache: bool, **options: Any
+) -> None:
     """Train a GAN on a folder of images (default: the embedded Fashion-MNIST subset).
 
     The folder is searched recursively; any image format and size works, and
@@ -208,11 +232,13 @@ def train(data_dir: Path | None, quiet: bool, resume: Path | None, **options: An
       kgan train --resume runs/images-1 --steps 20000   # continue a run
     """
     from kgan.console import ConsoleReporter
+    from kgan.data_cache import default_cache_dir
 
     if resume is not None:
         train_options = _resume_options(resume, data_dir, options)
     else:
         train_options = _new_options(data_dir, options)
+    train_options.cache_dir = None if no_cache else (cache_dir or default_cache_dir())
 
     from kgan.progress import format_elapsed
     from kgan.training import train as run_training
@@ -402,5 +428,6 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # An unexpected failure still gets one line; details on request.
         if os.environ.get("KGAN_DEBUG"):
             raise
-        _fail(f"unexpected {type(error).__name__}: {error} (set KGAN_DEBUG=1 for the traceback)", 1)
+        detail = " ".join(str(error).split())[:300]
+        _fail(f"unexpected {type(error).__name__}: {detail} (set KGAN_DEBUG=1 for the traceback)", 1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from kgan.data_cache import CHUNK_IMAGES, CacheSink, MemorySink, cache_key, read_cache
 from kgan.errors import DataError
 from kgan.resolution import auto_resolution
 
@@ -56,6 +57,8 @@ class ImageFolder:
     files: list[str]
     skipped: list[SkippedFile] = field(default_factory=list)
     fingerprint: str = ""
+    # "read" (from the data cache), "written" (to it), "off", or why it is unavailable.
+    cache: str = "off"
 
     @property
     def resolution(self) -> int:
@@ -251,24 +254,22 @@ def _is_gray(rgb: np.ndarray) -> bool:
     return int(spread.max()) <= GRAY_TOLERANCE
 
 
-def _to_gray(rgb: np.ndarray) -> np.ndarray:
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.rint(rgb.astype(np.float32) @ weights).clip(0, 255).astype(np.uint8)[..., None]
-
-
 def load_image_folder(
     root: Path,
     resolution: int | None = None,
     channels: int | None = None,
     fit: str = "crop",
     background: str = "white",
+    cache_dir: Path | None = None,
     workers: int | None = None,
 ) -> ImageFolder:
     """Read every usable image under ``root`` into an array.
 
     ``resolution`` None picks one from the images' sizes; ``channels`` None
-    gives 1 when every usable image is gray and 3 otherwise. Raises DataError
-    when the folder is missing or nothing in it can be used.
+    gives 1 when every usable image is gray and 3 otherwise. With a
+    ``cache_dir`` the decoded images are kept there and later calls on the
+    same unchanged files map them back in at once. Raises DataError when the
+    folder is missing or nothing in it can be used.
     """
     root = Path(root)
     if not root.exists():
@@ -280,38 +281,76 @@ def load_image_folder(
     files = list_files(root)
     if not files:
         raise DataError(f"{root} holds no files")
-    workers = workers or min(32, (os.cpu_count() or 1) + 2)
+    fingerprint = folder_fingerprint(root, files)
+    key = cache_key(fingerprint, resolution, channels, fit, background)
+    if cache_dir is not None:
+        cached = read_cache(cache_dir, key)
+        if cached is not None:
+            images, meta = cached
+            skipped = [SkippedFile(item["path"], item["reason"]) for item in meta["skipped"]]
+            return ImageFolder(root, images, meta["files"], skipped, fingerprint, cache="read")
 
+    workers = workers or min(32, (os.cpu_count() or 1) + 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         if resolution is None:
             sides = [side for side in pool.map(_shorter_side, files) if side]
             resolution = auto_resolution(sides)
+        sink, cache_state = _open_sink(cache_dir, key, resolution)
+        try:
+            used, skipped, all_gray = _decode_all(pool, files, root, resolution, fit, background, sink)
+            if not used:
+                reasons = Counter(item.reason for item in skipped).most_common()
+                detail = ", ".join(f"{n} {reason}" for reason, n in reasons)
+                raise DataError(f"no usable images in {root} ({len(files)} files: {detail})")
+            gray = all_gray if channels is None else channels == 1
+            images = sink.finish(gray)
+            if isinstance(sink, CacheSink):
+                sink.describe({"files": used, "skipped": [vars(item) for item in skipped]})
+        except OSError as error:
+            sink.abandon()
+            raise DataError(f"cannot write the data cache in {cache_dir}: {error.strerror or error}") from None
+        except BaseException:
+            sink.abandon()
+            raise
+    return ImageFolder(root, images, used, skipped, fingerprint, cache=cache_state)
 
-        def decode(path: Path) -> np.ndarray | SkippedFile:
-            try:
-                return _decode(path, resolution, fit, BACKGROUNDS[background])
-            except _Skip as skip:
-                return SkippedFile(_relative(path, root), skip.reason)
 
-        results = list(pool.map(decode, files))
+def _open_sink(cache_dir: Path | None, key: str, resolution: int) -> tuple[MemorySink | CacheSink, str]:
+    if cache_dir is None:
+        return MemorySink(), "off"
+    try:
+        return CacheSink(cache_dir, key, resolution), "written"
+    except OSError as error:
+        return MemorySink(), f"unavailable ({error.strerror or error})"
 
-    images = [item for item in results if isinstance(item, np.ndarray)]
-    used = [_relative(path, root) for path, item in zip(files, results) if isinstance(item, np.ndarray)]
-    skipped = [item for item in results if isinstance(item, SkippedFile)]
-    if not images:
-        reasons = Counter(item.reason for item in skipped).most_common()
-        detail = ", ".join(f"{n} {reason}" for reason, n in reasons)
-        raise DataError(f"no usable images in {root} ({len(files)} files: {detail})")
 
-    stacked = np.stack(images)
-    if channels is None:
-        channels = 1 if all(_is_gray(image) for image in images) else 3
-    if channels == 1:
-        stacked = _to_gray(stacked)
-    return ImageFolder(
-        root=root,
-        images=stacked,
-        files=used,
-        skipped=skipped,
-        fingerprint=folder_fingerprint(root, files),
-    )
+def _decode_all(
+    pool: ThreadPoolExecutor,
+    files: list[Path],
+    root: Path,
+    resolution: int,
+    fit: str,
+    background: str,
+    sink: MemorySink | CacheSink,
+) -> tuple[list[str], list[SkippedFile], bool]:
+    """Decode files in parallel, a chunk at a time, handing each usable image to the sink."""
+
+    def decode(path: Path) -> np.ndarray | SkippedFile:
+        try:
+            return _decode(path, resolution, fit, BACKGROUNDS[background])
+        except _Skip as skip:
+            return SkippedFile(_relative(path, root), skip.reason)
+
+    used: list[str] = []
+    skipped: list[SkippedFile] = []
+    all_gray = True
+    for start in range(0, len(files), CHUNK_IMAGES):
+        chunk = files[start : start + CHUNK_IMAGES]
+        for path, result in zip(chunk, pool.map(decode, chunk)):
+            if isinstance(result, SkippedFile):
+                skipped.append(result)
+                continue
+            sink.add(result)
+            used.append(_relative(path, root))
+            all_gray = all_gray and _is_gray(result)
+    return used, skipped, all_gray

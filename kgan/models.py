@@ -17,6 +17,8 @@ Two architectures:
 
 from __future__ import annotations
 
+from typing import Any
+
 from kgan.backend import keras_module
 from kgan.options import ARCHITECTURES, DISCRIMINATOR_OUTPUT
 from kgan.resolution import plan_resolution
@@ -47,13 +49,18 @@ def build_generator(
     latent_dim: int = 100,
     width: int = 64,
     arch: str = "dcgan",
+    synchronized_batch_norm: bool = False,
 ) -> keras.Sequential:
-    """Return a generator mapping (batch, latent_dim) noise to tanh images in [-1, 1]."""
+    """Return a generator mapping (batch, latent_dim) noise to tanh images in [-1, 1].
+
+    ``synchronized_batch_norm`` computes batch statistics over the global batch
+    when training on several replicas, so that they match one device's.
+    """
     _check_common(channels, width)
     if arch == "dcgan":
-        return _dcgan_generator(resolution, channels, latent_dim, width)
+        return _dcgan_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
     if arch == "seed":
-        return _seed_generator(resolution, channels, latent_dim, width)
+        return _seed_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
 
 
@@ -63,6 +70,7 @@ def build_discriminator(
     width: int = 64,
     arch: str = "dcgan",
     batch_norm: bool = False,
+    synchronized_batch_norm: bool = False,
 ) -> keras.Sequential:
     """Return a discriminator mapping images in [-1, 1] to one score per image.
 
@@ -70,10 +78,11 @@ def build_discriminator(
     original DCGAN paper's D); the default leaves it out, as recommended for D.
     """
     _check_common(channels, width)
+    norm = (lambda: layers.BatchNormalization(synchronized=synchronized_batch_norm)) if batch_norm else None
     if arch == "dcgan":
-        return _dcgan_discriminator(resolution, channels, width, batch_norm)
+        return _dcgan_discriminator(resolution, channels, width, norm)
     if arch == "seed":
-        return _seed_discriminator(resolution, channels, width, batch_norm)
+        return _seed_discriminator(resolution, channels, width, norm)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
 
 
@@ -86,33 +95,33 @@ def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.
     return keras.Sequential([generator, discriminator], name="combined")
 
 
-def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int) -> keras.Sequential:
+def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int, sync: bool) -> keras.Sequential:
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
     filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
     model.add(layers.Dense(base * base * filters[0], use_bias=False))
-    model.add(layers.BatchNormalization())
+    model.add(layers.BatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, filters[0])))
     for count in filters[1:]:
         model.add(layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False))
-        model.add(layers.BatchNormalization())
+        model.add(layers.BatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
     model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same"))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
 
 
-def _dcgan_discriminator(resolution: int, channels: int, width: int, batch_norm: bool) -> keras.Sequential:
+def _dcgan_discriminator(resolution: int, channels: int, width: int, norm: Any) -> keras.Sequential:
     _, doublings = _require_plan(resolution)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
     for i in range(doublings):
-        model.add(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", use_bias=not (batch_norm and i)))
-        if batch_norm and i:
-            model.add(layers.BatchNormalization())
+        model.add(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", use_bias=not (norm and i)))
+        if norm and i:
+            model.add(norm())
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Flatten())
     model.add(layers.Dense(1, dtype="float32", name="logit"))
@@ -126,14 +135,14 @@ def _seed_sizes(resolution: int, width: int) -> tuple[int, int, int, int]:
     return resolution // 4, width, 2 * width, 16 * width
 
 
-def _seed_generator(resolution: int, channels: int, latent_dim: int, width: int) -> keras.Sequential:
+def _seed_generator(resolution: int, channels: int, latent_dim: int, width: int, sync: bool) -> keras.Sequential:
     quarter, narrow, wide, dense_units = _seed_sizes(resolution, width)
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,), name="noise"),
             layers.Dense(dense_units, activation="tanh"),
             layers.Dense(wide * quarter * quarter),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(synchronized=sync),
             layers.Activation("tanh"),
             layers.Reshape((quarter, quarter, wide)),
             layers.UpSampling2D(2),
@@ -146,14 +155,15 @@ def _seed_generator(resolution: int, channels: int, latent_dim: int, width: int)
     )
 
 
-def _seed_discriminator(resolution: int, channels: int, width: int, batch_norm: bool) -> keras.Sequential:
+def _seed_discriminator(resolution: int, channels: int, width: int, norm: Any) -> keras.Sequential:
     _, narrow, wide, dense_units = _seed_sizes(resolution, width)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
-    for filters in (narrow, wide):
-        model.add(layers.Conv2D(filters, 5, padding="same"))
-        if batch_norm:
-            model.add(layers.BatchNormalization())
+    # As in the seed's code: the first convolution keeps the size, the second trims its border.
+    for filters, padding in ((narrow, "same"), (wide, "valid")):
+        model.add(layers.Conv2D(filters, 5, padding=padding))
+        if norm:
+            model.add(norm())
         model.add(layers.Activation("tanh"))
         model.add(layers.MaxPooling2D(2))
     model.add(layers.Flatten())

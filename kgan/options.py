@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kgan.backend import PRECISIONS
+from kgan.distribute import STRATEGIES
 from kgan.errors import OptionError
 from kgan.resolution import plan_resolution, supported_resolutions
 
@@ -49,6 +51,9 @@ class TrainOptions:
     keep_checkpoints: int = 3
     fit: str = "crop"
     background: str = "white"
+    precision: str = "auto"
+    strategy: str = "none"
+    cache_dir: Path | None = None
     # Set only when continuing a run; never saved in config.json.
     resume: Path | None = None
 
@@ -72,6 +77,9 @@ class TrainOptions:
         _choice("--optimizer", self.optimizer, OPTIMIZERS)
         _choice("--fit", self.fit, ("crop", "pad"))
         _choice("--background", self.background, ("white", "black"))
+        _choice("--precision", self.precision, PRECISIONS)
+        _choice("--strategy", self.strategy, STRATEGIES)
+        self.cache_dir = Path(self.cache_dir) if self.cache_dir is not None else None
         if self.channels is not None and self.channels not in (1, 3):
             raise OptionError(f"--channels must be auto, 1 or 3, not {self.channels}")
         if self.resolution is not None:
@@ -120,10 +128,21 @@ _FIELD_TYPES = {
     "data_dir": str, "runs_dir": str, "name": str, "steps": int, "epochs": float, "minutes": float,
     "batch_size": int, "resolution": int, "channels": int, "latent_dim": int, "width": int, "arch": str,
     "optimizer": str, "generator_lr": float, "discriminator_lr": float, "seed": int, "sample_every": int,
-    "checkpoint_every": int, "keep_checkpoints": int, "fit": str, "background": str,
+    "checkpoint_every": int, "keep_checkpoints": int, "fit": str, "background": str, "precision": str,
+    "strategy": str, "cache_dir": str,
 }  # fmt: skip
 # Options that may change when a run is resumed; the rest shape the networks or the data.
-RESUMABLE_OPTIONS = ("data_dir", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "keep_checkpoints")
+RESUMABLE_OPTIONS = (
+    "data_dir",
+    "steps",
+    "epochs",
+    "minutes",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "strategy",
+    "cache_dir",
+)
 BUDGET_OPTIONS = ("steps", "epochs", "minutes")
 
 
@@ -156,8 +175,8 @@ def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -
     if any(name in given for name in BUDGET_OPTIONS):
         for name in BUDGET_OPTIONS:
             setattr(saved, name, given.get(name))
-    for name in ("data_dir", "sample_every", "checkpoint_every", "keep_checkpoints"):
-        if name in given:
+    for name in RESUMABLE_OPTIONS:
+        if name in given and name not in BUDGET_OPTIONS:
             setattr(saved, name, given[name])
     saved.resume = run_path
     return saved.validate()

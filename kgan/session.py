@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,106 +44,166 @@ class Session:
     trainer: Any  # kgan.trainer.GanTrainer, imported lazily
     seed: int
     fixed_noise: np.ndarray
+    distribution: Any  # kgan.distribute.Distribution
     step: int = 0
     images_seen: int = 0
     elapsed_before: float = 0.0
+    # A worker's scratch folder (multi-worker runs): removed when training ends.
+    scratch: Path | None = None
+
+    @property
+    def multiworker(self) -> bool:
+        return self.distribution.name == "multiworker"
 
 
-def _use_seed(seed: int, deterministic: bool) -> None:
+def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any:
+    """Seed, determinism, strategy and precision, in the order TensorFlow needs them."""
     from kgan import backend
+    from kgan.distribute import check_batch_split, make_distribution
 
-    keras = backend.keras_module()
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        # CPU kernels are deterministic already; this makes GPU kernels so too,
-        # and turns any op without a deterministic version into an error.
-        backend.tensorflow_module().config.experimental.enable_op_determinism()
+    if options.seed is not None:
+        backend.make_deterministic()
+    distribution = make_distribution(options.strategy)
+    check_batch_split(options.batch_size, distribution.replicas)
+    precision = backend.choose_precision(options.precision)
+    backend.use_precision(precision)
+    backend.keras_module().utils.set_random_seed(seed)
+    reporter.message(f"running on {backend.describe_devices()}, {precision}, {distribution.describe()}")
+    return distribution, precision
+
+
+def _scratch_run() -> tuple[Run, Path]:
+    """Somewhere for a non-chief worker to write, so that only the chief writes the run."""
+    scratch = Path(tempfile.mkdtemp(prefix="kgan-worker-"))
+    return create_run(scratch, "run", name_hint="run"), scratch
+
+
+def _load_folder(
+    options: TrainOptions, resolution: int | None, channels: int | None, reporter: Reporter
+) -> ImageFolder:
+    folder = load_image_folder(
+        options.data_dir, resolution, channels, options.fit, options.background, cache_dir=options.cache_dir
+    )
+    cached = {"read": ", read from the data cache", "written": ", now cached"}.get(folder.cache, "")
+    if folder.cache.startswith("unavailable"):
+        cached = f", data cache {folder.cache}"
+    reporter.message(f"{folder.summary()} from {options.data_dir}{cached}")
+    return folder
 
 
 def new_session(options: TrainOptions, reporter: Reporter) -> Session:
-    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+    """Start a new run: load the images, set up the devices, create the run folder and the networks."""
+    from kgan.distribute import multiworker_seed
+
+    seed = options.seed
+    if seed is None:
+        seed = multiworker_seed() if options.strategy == "multiworker" else secrets.randbelow(2**31)
 
     # Load training set.
-    folder = load_image_folder(options.data_dir, options.resolution, options.channels, options.fit, options.background)
-    reporter.message(f"{folder.summary()} from {options.data_dir}")
+    folder = _load_folder(options, options.resolution, options.channels, reporter)
 
-    # Create the run folder and record everything that shapes the run.
-    run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
-    write_json_atomic(run.config_path, _config(options, folder, seed))
+    # Set up devices, then create the run folder (the chief's, on a multi-worker run).
+    distribution, precision = _set_up_runtime(options, seed, reporter)
+    scratch = None
+    if distribution.is_chief:
+        run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
+    else:
+        run, scratch = _scratch_run()
+    write_json_atomic(run.config_path, _config(options, folder, seed, precision, distribution))
     write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
     fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim)
     _save_array(run.sample_noise_path, fixed_noise)
     reporter.message(f"run folder: {run.path}")
 
     # Construct networks.
-    _use_seed(seed, deterministic=options.seed is not None)
-    trainer = _build_trainer(options, folder)
+    trainer = _build_trainer(options, folder, distribution)
     reporter.message(
         f"{options.arch} at {folder.resolution}x{folder.resolution}x{folder.channels}: "
         f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
         f"batch {options.batch_size}, seed {seed}"
     )
-    return Session(run, options, folder, trainer, seed, fixed_noise)
+    return Session(run, options, folder, trainer, seed, fixed_noise, distribution, scratch=scratch)
 
 
-def _build_trainer(options: TrainOptions, folder: ImageFolder) -> Any:
+def _build_trainer(options: TrainOptions, folder: ImageFolder, distribution: Any) -> Any:
     """New networks and optimizers, as the options say, for the folder's image size."""
     from kgan.models import build_discriminator, build_generator
     from kgan.trainer import GanTrainer, make_optimizer
 
-    generator = build_generator(folder.resolution, folder.channels, options.latent_dim, options.width, options.arch)
-    discriminator = build_discriminator(folder.resolution, folder.channels, options.width, options.arch)
+    with distribution.strategy.scope():
+        generator = build_generator(
+            folder.resolution,
+            folder.channels,
+            options.latent_dim,
+            options.width,
+            options.arch,
+            synchronized_batch_norm=distribution.replicas > 1,
+        )
+        discriminator = build_discriminator(folder.resolution, folder.channels, options.width, options.arch)
+        generator_optimizer = make_optimizer(options.optimizer, options.generator_lr)
+        discriminator_optimizer = make_optimizer(options.optimizer, options.discriminator_lr)
     return GanTrainer(
         generator,
         discriminator,
-        make_optimizer(options.optimizer, options.generator_lr),
-        make_optimizer(options.optimizer, options.discriminator_lr),
+        generator_optimizer,
+        discriminator_optimizer,
         DISCRIMINATOR_OUTPUT[options.arch],
+        distribution.strategy,
     )
 
 
 def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
+    """Pick a run up at its newest checkpoint, with every counter where it was."""
     run = Run(Path(options.resume))
     config = run.read_config()
     seed, model = _checked_seed_and_model(config, run)
 
     # Load training set, as the run first saw it.
-    folder = load_image_folder(
-        options.data_dir, model["resolution"], model["channels"], options.fit, options.background
-    )
-    reporter.message(f"{folder.summary()} from {options.data_dir}")
+    folder = _load_folder(options, model["resolution"], model["channels"], reporter)
     if folder.fingerprint != config.get("data", {}).get("fingerprint"):
         reporter.message("note: the images changed since the run started, so the batches will differ from before")
     fixed_noise = _load_sample_noise(run, options.latent_dim)
 
+    # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
+    distribution, _ = _set_up_runtime(options, seed, reporter)
+    writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
+
     # Load networks, optimizers and counters from the newest checkpoint.
-    _use_seed(seed, deterministic=options.seed is not None)
     from kgan.checkpoints import load_for_training, remove_unfinished
     from kgan.trainer import GanTrainer
 
-    remove_unfinished(run)
+    if distribution.is_chief:
+        remove_unfinished(run)
     checkpoint = run.latest_checkpoint()
     if checkpoint is None:
         # Killed before its first checkpoint: start again, inside the same folder.
         reporter.message(f"run {run.path} has no checkpoint yet; starting it again from step 0")
-        session = Session(run, options, folder, _build_trainer(options, folder), seed, fixed_noise)
+        trainer = _build_trainer(options, folder, distribution)
+        session = Session(writes_to, options, folder, trainer, seed, fixed_noise, distribution, scratch=scratch)
     else:
-        generator, discriminator, state = load_for_training(checkpoint)
+        with distribution.strategy.scope():
+            generator, discriminator, state = load_for_training(checkpoint)
         _check_shapes(generator, discriminator, model, options.latent_dim, checkpoint)
         trainer = GanTrainer(
-            generator, discriminator, generator.optimizer, discriminator.optimizer, model["discriminator_output"]
+            generator,
+            discriminator,
+            generator.optimizer,
+            discriminator.optimizer,
+            model["discriminator_output"],
+            distribution.strategy,
         )
-        session = Session(run, options, folder, trainer, seed, fixed_noise)
+        session = Session(writes_to, options, folder, trainer, seed, fixed_noise, distribution, scratch=scratch)
         session.step = _state_int(state, "step", checkpoint)
         session.images_seen = _state_int(state, "images_seen", checkpoint)
         session.elapsed_before = float(_state_number(state, "elapsed_seconds", checkpoint))
         reporter.message(f"resuming {run.path} at step {session.step:,} ({format_elapsed(session.elapsed_before)})")
-    _truncate_log(run, session.step)
-    config.setdefault("resumed", []).append(
-        {"at_step": session.step, "at": _now(), "options": options.to_json(), "kgan_version": __version__}
-    )
-    config["options"] = options.to_json()
-    write_json_atomic(run.config_path, config)
+    if distribution.is_chief:
+        _truncate_log(run, session.step)
+        config.setdefault("resumed", []).append(
+            {"at_step": session.step, "at": _now(), "options": options.to_json(), "kgan_version": __version__}
+        )
+        config["options"] = options.to_json()
+        write_json_atomic(run.config_path, config)
     return session
 
 
@@ -231,7 +292,7 @@ def _name_hint(data_dir: Path) -> str:
     return Path(data_dir).resolve().stem or "run"
 
 
-def _config(options: TrainOptions, folder: ImageFolder, seed: int) -> dict[str, Any]:
+def _config(options: TrainOptions, folder: ImageFolder, seed: int, precision: str, distribution: Any) -> dict[str, Any]:
     from kgan import backend
 
     return {
@@ -247,7 +308,9 @@ def _config(options: TrainOptions, folder: ImageFolder, seed: int) -> dict[str, 
             "latent_dim": options.latent_dim,
             "width": options.width,
             "discriminator_output": DISCRIMINATOR_OUTPUT[options.arch],
+            "precision": precision,
         },
+        "runtime": {"strategy": distribution.name, "replicas": distribution.replicas},
         "data": {
             "path": str(Path(options.data_dir).resolve()),
             "fingerprint": folder.fingerprint,

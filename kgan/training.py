@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from kgan.batches import BatchOrder, Prefetcher
 from kgan.errors import RunError, TrainingDiverged
 from kgan.imaging import make_grid, save_png, to_uint8
 from kgan.options import TrainOptions
@@ -42,43 +42,6 @@ class TrainResult:
     checkpoint: Path
     elapsed_seconds: float
     stopped_early: bool
-
-
-class BatchOrder:
-    """Which images make up each batch: a fresh shuffle per epoch, drawn from the seed.
-
-    Batches run straight across epoch boundaries, so every batch is full even
-    for a folder smaller than one batch, and the order depends only on the seed
-    and on how many images were seen before.
-    """
-
-    def __init__(self, count: int, batch_size: int, seed: int):
-        self.count, self.batch_size, self.seed = count, batch_size, seed
-        self._cached_epoch, self._cached_order = -1, np.arange(0)
-
-    def _order(self, epoch: int) -> np.ndarray:
-        if epoch != self._cached_epoch:
-            self._cached_epoch = epoch
-            self._cached_order = np.random.default_rng([self.seed, 0, epoch]).permutation(self.count)
-        return self._cached_order
-
-    def indices(self, images_seen: int) -> np.ndarray:
-        picked: list[np.ndarray] = []
-        position, needed = images_seen, self.batch_size
-        while needed:
-            epoch, offset = divmod(position, self.count)
-            chunk = self._order(epoch)[offset : offset + needed]
-            picked.append(chunk)
-            position += len(chunk)
-            needed -= len(chunk)
-        return np.concatenate(picked)
-
-
-def step_noise(seed: int, step: int, batch_size: int, latent_dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """The D-step and G-step noise for one step, a function of the seed and the step only."""
-    rng = np.random.default_rng([seed, 1, step])
-    shape = (batch_size, latent_dim)
-    return rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
 
 
 def budget_steps(options: TrainOptions, image_count: int) -> int | None:
@@ -104,6 +67,9 @@ def train(
         return _train_loop(session, reporter, stop_requested)
     except OSError as error:  # a full disk or a vanished folder while writing logs
         raise RunError(f"cannot write to {session.run.path}: {error.strerror or error}") from None
+    finally:
+        if session.scratch is not None:
+            shutil.rmtree(session.scratch, ignore_errors=True)
 
 
 def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[], bool]) -> TrainResult:
@@ -133,15 +99,18 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     if session.step == 0:
         write_sample()
     stopped_early = False
-    with open(run.losses_path, "a", encoding="utf-8") as losses_log:
-        while (total_steps is None or session.step < total_steps) and elapsed() < deadline:
-            if stop_requested():
-                stopped_early = True
+    prefetcher = Prefetcher(folder.images, order, session.seed, session.step, options.latent_dim)
+    with prefetcher, open(run.losses_path, "a", encoding="utf-8") as losses_log:
+        while total_steps is None or session.step < total_steps:
+            if elapsed() >= deadline and not session.multiworker:
                 break
             step_started = time.monotonic()
-            real = folder.images[order.indices(session.images_seen)]
-            noise = step_noise(session.seed, session.step, options.batch_size, options.latent_dim)
-            metrics = trainer.train_step(real, *noise)
+            batch = prefetcher.get(session.step)
+            # Every process votes; all stop after the step in which any voted to.
+            wants_to_stop = stop_requested() or elapsed() >= deadline
+            metrics = trainer.train_step(
+                batch.real_images, batch.discriminator_noise, batch.generator_noise, stop_vote=wants_to_stop
+            )
             session.step += 1
             session.images_seen += options.batch_size
             step_times.append(time.monotonic() - step_started)
@@ -172,6 +141,9 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
             if session.step % options.checkpoint_every == 0:
                 losses_log.flush()
                 checkpoint()
+            if metrics["stop"] > 0:
+                stopped_early = elapsed() < deadline
+                break
         losses_log.flush()
 
     # Save the end of the run.

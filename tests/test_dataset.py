@@ -1,5 +1,6 @@
 """Reading image folders: sizes, colour, recursion, and what gets skipped."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,48 @@ def test_embedded_data_set_is_there_with_ten_classes():
     classes = sorted(p.name for p in Path(root).iterdir() if p.is_dir())
     assert len(classes) == 10 and "sneaker" in classes
     assert all(550 <= len(list((root / name).glob("*.png"))) <= 650 for name in classes)
+
+
+def test_the_cache_is_read_back_the_second_time_and_matches(tmp_path):
+    folder = make_folder(tmp_path / "images", count=6)
+    cache = tmp_path / "cache"
+    first = load_image_folder(folder, cache_dir=cache)
+    second = load_image_folder(folder, cache_dir=cache)
+    assert (first.cache, second.cache) == ("written", "read")
+    assert isinstance(second.images, np.memmap)
+    np.testing.assert_array_equal(np.asarray(first.images), np.asarray(second.images))
+    assert second.files == first.files and second.resolution == first.resolution == 24
+    uncached = load_image_folder(folder)
+    np.testing.assert_array_equal(np.asarray(uncached.images), np.asarray(second.images))
+
+
+def test_a_changed_file_or_option_invalidates_the_cache(tmp_path):
+    folder = make_folder(tmp_path / "images", count=4)
+    cache = tmp_path / "cache"
+    load_image_folder(folder, resolution=16, cache_dir=cache)
+    assert load_image_folder(folder, resolution=20, cache_dir=cache).cache == "written"
+    assert load_image_folder(folder, resolution=16, background="black", cache_dir=cache).cache == "written"
+    target = folder / "a" / "001.png"
+    shape_image(40).save(target)
+    os.utime(target, ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    changed = load_image_folder(folder, resolution=16, cache_dir=cache)
+    assert changed.cache == "written"
+    assert load_image_folder(folder, resolution=16, cache_dir=cache).cache == "read"
+
+
+def test_a_damaged_cache_entry_is_rebuilt(tmp_path):
+    folder = make_folder(tmp_path / "images", count=4)
+    cache = tmp_path / "cache"
+    load_image_folder(folder, resolution=16, cache_dir=cache)
+    (data,) = cache.glob("*.u8")
+    data.write_bytes(data.read_bytes()[:10])
+    rebuilt = load_image_folder(folder, resolution=16, cache_dir=cache)
+    assert rebuilt.cache == "written" and rebuilt.images.shape == (4, 16, 16, 1)
+
+
+def test_an_unwritable_cache_falls_back_to_memory(tmp_path):
+    folder = make_folder(tmp_path / "images", count=4)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    loaded = load_image_folder(folder, resolution=16, cache_dir=blocker / "cache")
+    assert loaded.cache.startswith("unavailable") and loaded.images.shape == (4, 16, 16, 1)

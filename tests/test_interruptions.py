@@ -90,9 +90,9 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
     real_step = GanTrainer.train_step
     calls = {"n": 0}
 
-    def failing_step(self, *args):
+    def failing_step(self, *args, **kwargs):
         calls["n"] += 1
-        metrics = real_step(self, *args)
+        metrics = real_step(self, *args, **kwargs)
         return {**metrics, "g_loss": float("nan")} if calls["n"] == 3 else metrics
 
     monkeypatch.setattr(GanTrainer, "train_step", failing_step)
