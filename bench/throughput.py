@@ -35,15 +35,17 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from kgan.backend import keras_module, tensorflow_module, use_precision  # noqa: E402
 
 keras = keras_module()
 tf = tensorflow_module()
 
+from kgan.batches import plain_batch  # noqa: E402
+from kgan.losses import AdversarialLoss  # noqa: E402
 from kgan.models import build_discriminator, build_generator  # noqa: E402
-from kgan.trainer import GanTrainer, images_to_unit_range, make_optimizer  # noqa: E402
+from kgan.trainer import GanSetup, GanTrainer, images_to_unit_range, make_optimizer  # noqa: E402
 
 WARMUP_STEPS = 3
 TIMED_STEPS = 20
@@ -151,13 +153,20 @@ def _time_steps(step, real, noises, count: int) -> list[float]:
     return times
 
 
+def _trainer_step(trainer: GanTrainer):
+    """The trainer's step taking (real, D noise, G noise) like the baseline's."""
+    return lambda real, noise_d, noise_g: trainer.train_step(plain_batch(real, noise_d, noise_g))
+
+
 def training_throughput(arch: str, resolution: int, channels: int, batch: int, precision: str, peak: float) -> dict:
     generator, discriminator = _models(arch, resolution, channels, precision)
     output = "logits" if arch == "dcgan" else "probabilities"
-    trainer = GanTrainer(generator, discriminator, make_optimizer("adam", 2e-4), make_optimizer("adam", 2e-4), output)
+    setup = GanSetup(loss=AdversarialLoss("bce", from_logits=output == "logits"))
+    trainer = GanTrainer(generator, discriminator, make_optimizer("adam", 2e-4), make_optimizer("adam", 2e-4), setup)
+    step = _trainer_step(trainer)
     real, noises = _inputs(resolution, channels, batch, WARMUP_STEPS + TIMED_STEPS)
-    _time_steps(trainer.train_step, real, noises, WARMUP_STEPS)
-    median = statistics.median(_time_steps(trainer.train_step, real, noises, TIMED_STEPS))
+    _time_steps(step, real, noises, WARMUP_STEPS)
+    median = statistics.median(_time_steps(step, real, noises, TIMED_STEPS))
     flops = trained_image_flops(generator, discriminator)
     images_per_second = batch / median
     achieved = images_per_second * flops / 1e9
@@ -186,7 +195,7 @@ def trainer_overhead(rounds: int = 6, steps_per_round: int = 10) -> dict:
         generator, discriminator = _models("dcgan", 64, 3, "float32")
         if name == "kgan_trainer":
             trainer = GanTrainer(generator, discriminator, make_optimizer("adam", 2e-4), make_optimizer("adam", 2e-4))
-            contenders[name] = trainer.train_step
+            contenders[name] = _trainer_step(trainer)
         else:
             contenders[name] = FusedBaseline(generator, discriminator, from_logits=True).step
     real, noises = _inputs(64, 3, 64, steps_per_round)
@@ -293,64 +302,38 @@ def data_preparation(work: Path, count: int) -> dict:
 # 6. Quality at equal steps, float32 against bfloat16.
 
 
-def _classifier(images: np.ndarray, labels: np.ndarray):
-    """A small CNN trained on the embedded data; returns it and its held-out accuracy."""
-    keras.utils.set_random_seed(0)
-    use_precision("float32")
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Rescaling(1 / 127.5, offset=-1),
-            keras.layers.Conv2D(32, 3, strides=2, activation="relu", padding="same"),
-            keras.layers.Conv2D(64, 3, strides=2, activation="relu", padding="same"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu", name="features"),
-            keras.layers.Dense(10),
-        ]
-    )
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    order = np.random.default_rng(0).permutation(len(images))
-    train, held_out = order[:5400], order[5400:]
-    model.fit(images[train], labels[train], epochs=5, batch_size=128, verbose=0)
-    accuracy = model.evaluate(images[held_out], labels[held_out], verbose=0)[1]
-    features = keras.Model(model.inputs, model.get_layer("features").output)
-    return features, float(accuracy)
-
-
 def quality_at_equal_steps(steps: int) -> dict:
-    from kgan.dataset import load_image_folder
-    from kgan.metrics import frechet_distance_of
-    from kgan.paths import embedded_data_dir
+    from classifier import train_judge
 
-    folder = load_image_folder(embedded_data_dir(), resolution=28, channels=1)
-    class_names = sorted({name.split("/")[0] for name in folder.files})
-    labels = np.array([class_names.index(name.split("/")[0]) for name in folder.files])
-    images = np.asarray(folder.images)
-    features, accuracy = _classifier(images, labels)
-    real_features = features.predict(images, batch_size=500, verbose=0)
+    from kgan.metrics import frechet_distance_of
+
+    judge = train_judge()
+    images = judge.images
+    real_features = judge.embed(images)
     half = len(real_features) // 2
-    results = {"classifier_accuracy": round(accuracy, 3), "steps": steps}
+    results = {"classifier_accuracy": round(judge.accuracy, 3), "steps": steps}
     shuffled = np.random.default_rng(0).permutation(len(real_features))
     results["real_vs_real_fd"] = round(
         frechet_distance_of(real_features[shuffled[:half]], real_features[shuffled[half:]]), 2
     )
-    from kgan.batches import BatchOrder, make_batch
+    from kgan.batches import BatchOrder, BatchPlan, make_batch
 
+    labels = np.zeros(len(images), dtype=np.int64)
     for precision in ("float32", "bfloat16"):
         generator, discriminator = _models("dcgan", 28, 1, precision)
         trainer = GanTrainer(generator, discriminator, make_optimizer("adam", 2e-4), make_optimizer("adam", 2e-4))
         order = BatchOrder(len(images), 64, seed=0)
+        plan = BatchPlan(64, 100, seed=0)
         started = time.perf_counter()
         for step in range(steps):
-            batch = make_batch(images, order, 0, step, 100)
-            trainer.train_step(batch.real_images, batch.discriminator_noise, batch.generator_noise)
+            trainer.train_step(make_batch(images, labels, order, plan, step))
         seconds = time.perf_counter() - started
         noise = np.random.default_rng(5).standard_normal((6000, 100), dtype=np.float32)
         generated = np.concatenate(
             [np.asarray(generator(noise[i : i + 500], training=False), dtype=np.float32) for i in range(0, 6000, 500)]
         )
         generated = np.clip(np.rint((generated + 1) * 127.5), 0, 255).astype(np.uint8)
-        fake_features = features.predict(generated, batch_size=500, verbose=0)
+        fake_features = judge.embed(generated)
         results[precision] = {
             "fd": round(frechet_distance_of(real_features, fake_features), 4),
             "train_seconds": round(seconds, 1),

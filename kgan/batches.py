@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from kgan.augment import PARAMS_PER_IMAGE
+from kgan.conditions import NoCondition
 
 PREFETCH_BATCHES = 4
 
@@ -45,26 +48,77 @@ class BatchOrder:
         return np.concatenate(picked)
 
 
-def step_noise(seed: int, step: int, batch_size: int, latent_dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """The D-step and G-step noise for one step, a function of the seed and the step only."""
-    rng = np.random.default_rng([seed, 1, step])
-    shape = (batch_size, latent_dim)
-    return rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
-
-
 @dataclass
 class Batch:
-    """The inputs of one step: real uint8 images and the noise for the D and G steps."""
+    """The inputs of one training step, every array with the global batch as its first axis.
 
-    real_images: np.ndarray
-    discriminator_noise: np.ndarray
-    generator_noise: np.ndarray
+    The second axis of the critic arrays counts the critic steps (one D update
+    each) that come before the G update.
+    """
+
+    real_images: np.ndarray  # (B, steps, H, W, C) uint8
+    real_codes: np.ndarray  # (B, steps, D's extra channels): class labels of the real images
+    critic_noise: np.ndarray  # (B, steps, latent)
+    critic_codes: np.ndarray  # (B, steps, code size): codes of the fakes D sees
+    critic_augment: np.ndarray  # (B, steps, 2, P): augmentation of real [0] and fake [1] images
+    critic_mix: np.ndarray  # (B, steps): gradient-penalty interpolation factors
+    generator_noise: np.ndarray  # (B, latent)
+    generator_codes: np.ndarray  # (B, code size)
+    generator_augment: np.ndarray  # (B, P)
 
 
-def make_batch(images: np.ndarray, order: BatchOrder, seed: int, step: int, latent_dim: int) -> Batch:
-    """The batch for ``step`` (counted from 0), given the images and their order."""
-    real = np.ascontiguousarray(images[np.sort(order.indices(step * order.batch_size))])
-    return Batch(real, *step_noise(seed, step, order.batch_size, latent_dim))
+@dataclass(frozen=True)
+class BatchPlan:
+    """How batches are drawn for a run: sizes, seed, and the variant's codes and augmentation."""
+
+    batch_size: int
+    latent_dim: int
+    seed: int
+    condition: NoCondition = field(default_factory=NoCondition)
+    critic_steps: int = 1
+    augment: bool = False
+
+    @property
+    def images_per_step(self) -> int:
+        return self.batch_size * self.critic_steps
+
+
+def make_batch(images: np.ndarray, labels: np.ndarray, order: BatchOrder, plan: BatchPlan, step: int) -> Batch:
+    """The batch for ``step`` (counted from 0): a function of the seed and the step only."""
+    size, steps, latent = plan.batch_size, plan.critic_steps, plan.latent_dim
+    rng = np.random.default_rng([plan.seed, 1, step])
+    # Critic step k takes the k-th block of `size` images from the data order.
+    indices = order.indices(step * plan.images_per_step).reshape(steps, size).T
+    real_labels = labels[indices]
+    augment_width = PARAMS_PER_IMAGE if plan.augment else 0
+    return Batch(
+        real_images=np.ascontiguousarray(images[indices.ravel()]).reshape(size, steps, *images.shape[1:]),
+        real_codes=plan.condition.codes_for_real(real_labels),
+        critic_noise=rng.standard_normal((size, steps, latent), dtype=np.float32),
+        critic_codes=plan.condition.codes_for_fakes(rng, real_labels),
+        critic_augment=rng.random((size, steps, 2, augment_width), dtype=np.float32),
+        critic_mix=rng.random((size, steps), dtype=np.float32),
+        generator_noise=rng.standard_normal((size, latent), dtype=np.float32),
+        generator_codes=plan.condition.codes_for_fakes(rng, labels[rng.integers(0, len(labels), size)]),
+        generator_augment=rng.random((size, augment_width), dtype=np.float32),
+    )
+
+
+def plain_batch(real_images: np.ndarray, discriminator_noise: np.ndarray, generator_noise: np.ndarray) -> Batch:
+    """A Batch for a plain GAN with one critic step, from the three arrays it needs."""
+    size = len(real_images)
+    empty = np.zeros((size, 1, 0), dtype=np.float32)
+    return Batch(
+        real_images=real_images[:, None],
+        real_codes=empty,
+        critic_noise=discriminator_noise[:, None],
+        critic_codes=empty,
+        critic_augment=np.zeros((size, 1, 2, 0), dtype=np.float32),
+        critic_mix=np.zeros((size, 1), dtype=np.float32),
+        generator_noise=generator_noise,
+        generator_codes=np.zeros((size, 0), dtype=np.float32),
+        generator_augment=np.zeros((size, 0), dtype=np.float32),
+    )
 
 
 class Prefetcher:
@@ -74,18 +128,19 @@ class Prefetcher:
     ahead. Stop it with ``close()`` (or use it as a context manager).
     """
 
-    def __init__(self, images: np.ndarray, order: BatchOrder, seed: int, first_step: int, latent_dim: int):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, plan: BatchPlan, first_step: int):
         self._queue: queue.Queue[tuple[int, Batch | BaseException]] = queue.Queue(maxsize=PREFETCH_BATCHES)
         self._stop = threading.Event()
+        order = BatchOrder(len(images), plan.images_per_step, plan.seed)
         self._thread = threading.Thread(
-            target=self._fill, args=(images, order, seed, first_step, latent_dim), daemon=True, name="kgan-prefetch"
+            target=self._fill, args=(images, labels, order, plan, first_step), daemon=True, name="kgan-prefetch"
         )
         self._thread.start()
 
-    def _fill(self, images: np.ndarray, order: BatchOrder, seed: int, step: int, latent_dim: int) -> None:
+    def _fill(self, images: np.ndarray, labels: np.ndarray, order: BatchOrder, plan: BatchPlan, step: int) -> None:
         while not self._stop.is_set():
             try:
-                item: Batch | BaseException = make_batch(images, order, seed, step, latent_dim)
+                item: Batch | BaseException = make_batch(images, labels, order, plan, step)
             except BaseException as error:  # handed to the training thread, which raises it
                 item = error
             while not self._stop.is_set():

@@ -19,6 +19,7 @@ from typing import Any
 from kgan.backend import keras_module
 from kgan.errors import RunError
 from kgan.runs import (
+    AVERAGE_FILE,
     DISCRIMINATOR_FILE,
     GENERATOR_FILE,
     STATE_FILE,
@@ -39,8 +40,9 @@ def save_checkpoint(
     discriminator: keras.Model,
     state: dict[str, Any],
     keep: int,
+    average: keras.Model | None = None,
 ) -> Path:
-    """Write the checkpoint for ``step`` and keep only the newest ``keep`` of them."""
+    """Write the checkpoint for ``step`` (with G's moving average, if any); keep the newest ``keep``."""
     final = run.checkpoints_dir / checkpoint_name(step)
     if final.exists():
         return final
@@ -49,7 +51,10 @@ def save_checkpoint(
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir(parents=True)
         digests = {}
-        for model, file_name in ((generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)):
+        models = [(generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)]
+        if average is not None:
+            models.append((average, AVERAGE_FILE))
+        for model, file_name in models:
             model.save(temporary / file_name)
             digests[file_name] = _sync_and_digest(temporary / file_name)
         write_json_atomic(temporary / STATE_FILE, {**state, "step": step, "sha256": digests})
@@ -114,23 +119,28 @@ def _load_model(path: Path, compile: bool) -> keras.Model:
         raise RunError(f"cannot load {path}: {reason[:300]}") from None
 
 
-def load_generator(checkpoint_or_file: Path) -> keras.Model:
-    """The generator of a checkpoint folder, or of a ``.keras`` file, for inference."""
+def load_generator(checkpoint_or_file: Path, average: bool = True) -> keras.Model:
+    """The generator of a checkpoint folder (its moving average when it has one and
+    ``average`` is true), or of a ``.keras`` file, for inference."""
     path = Path(checkpoint_or_file)
     if path.is_dir():
-        path = _verified_model_file(path, GENERATOR_FILE)
+        use_average = average and (path / AVERAGE_FILE).is_file()
+        path = _verified_model_file(path, AVERAGE_FILE if use_average else GENERATOR_FILE)
     model = _load_model(path, compile=False)
     if len(model.input_shape) != 2 or len(model.output_shape) != 4:
         raise RunError(f"{path} is not a generator (input {model.input_shape}, output {model.output_shape})")
     return model
 
 
-def load_for_training(checkpoint: Path) -> tuple[keras.Model, keras.Model, dict[str, Any]]:
-    """The generator and discriminator with their optimizers' state, and state.json."""
+def load_for_training(checkpoint: Path) -> tuple[keras.Model, keras.Model, keras.Model | None, dict[str, Any]]:
+    """The generator and discriminator with their optimizers' state, G's average (or None), and state.json."""
     state = read_state(checkpoint)
     generator = _load_model(_verified_model_file(checkpoint, GENERATOR_FILE), compile=True)
     discriminator = _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=True)
     for model, path in ((generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)):
-        if model.optimizer is None:
+        if getattr(model, "optimizer", None) is None:
             raise RunError(f"{checkpoint / path} holds no optimizer state")
-    return generator, discriminator, state
+    average = None
+    if (checkpoint / AVERAGE_FILE).exists():
+        average = _load_model(_verified_model_file(checkpoint, AVERAGE_FILE), compile=False)
+    return generator, discriminator, average, state

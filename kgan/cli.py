@@ -19,6 +19,7 @@ from kgan import __version__
 from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError
+from kgan.options import LOSSES
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -178,6 +179,32 @@ def cli() -> None:
     help="What transparent pixels (and padding) become.",
 )
 @click.option(
+    "--loss",
+    type=click.Choice(LOSSES),
+    default="bce",
+    show_default=True,
+    help="bce (the original GAN), wgan-gp (Wasserstein with gradient penalty) or hinge.",
+)
+@click.option(
+    "--critic-steps", type=click.IntRange(min=1), help="D updates per G update [default: 5 for wgan-gp, else 1]."
+)
+@click.option(
+    "--gp-weight", type=click.FloatRange(min=0), default=10.0, show_default=True, help="wgan-gp's penalty weight."
+)
+@click.option("--conditional", is_flag=True, help="Condition on classes: the first level of subfolders.")
+@click.option("--info-codes", is_flag=True, help="InfoGAN: codes learned without labels (categorical + continuous).")
+@click.option("--info-categories", type=click.IntRange(min=2), help="Values of the categorical code [default: 10].")
+@click.option("--info-continuous", type=click.IntRange(min=0), help="Continuous codes [default: 2].")
+@click.option(
+    "--ema",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="DECAY",
+    help="Keep a moving average of G's weights (such as 0.999); sample and video use it.",
+)
+@click.option(
+    "--augment", metavar="POLICIES", help="Differentiable augmentation for small data: any of translation,cutout,color."
+)
+@click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
     default="auto",
@@ -230,6 +257,9 @@ def train(
       kgan train ./faces --resolution 64 --epochs 25 --seed 1
       kgan train ./glyphs --arch seed --optimizer sgd
       kgan train --resume runs/images-1 --steps 20000   # continue a run
+      kgan train ./classes --conditional                 # one subfolder per class
+      kgan train ./glyphs --loss wgan-gp --augment translation,cutout,color --ema 0.999
+      kgan train ./digits --info-codes --info-categories 10
     """
     from kgan.console import ConsoleReporter
     from kgan.data_cache import default_cache_dir
@@ -259,14 +289,36 @@ def train(
 
 
 @cli.command()
-@click.option("-n", "count", type=click.IntRange(min=1), default=64, show_default=True, help="How many images.")
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    help="How many images [default: 64]; per class with --label all, rows with --sweep-code [default: 8].",
+)
 @click.option("--run", "run_path", help="Run folder or name, checkpoint folder, or .keras file [default: newest run].")
 @_runs_dir_option
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Output folder [default: a new folder in the run's generated/]."
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="The same seed gives the same images.")
-def sample(count: int, run_path: str | None, runs_dir: Path, out: Path | None, seed: int | None) -> None:
+@click.option("--label", help="Conditional runs: a class name or index, or 'all' for one row per class.")
+@click.option(
+    "--sweep-code",
+    type=click.IntRange(min=0),
+    metavar="I",
+    help="InfoGAN runs: vary code I along each row (0 is the categorical code).",
+)
+@click.option("--no-ema", is_flag=True, help="Use G itself, not its moving average.")
+def sample(
+    count: int | None,
+    run_path: str | None,
+    runs_dir: Path,
+    out: Path | None,
+    seed: int | None,
+    label: str | None,
+    sweep_code: int | None,
+    no_ema: bool,
+) -> None:
     """Write N new images and one grid of them from a trained generator.
 
     \b
@@ -275,11 +327,16 @@ def sample(count: int, run_path: str | None, runs_dir: Path, out: Path | None, s
       kgan sample -n 16 --seed 7 --out faces/
       kgan sample --run runs/images-2
       kgan sample --run runs/images-2/checkpoints/step-003000/generator.keras --out x/
+      kgan sample --label sneaker           # a conditional run's class
+      kgan sample --label all -n 8          # one row of 8 per class
+      kgan sample --sweep-code 1            # InfoGAN: code 1 from -2 to 2 along each row
     """
     from kgan.sampling import load_generator_source, write_samples
 
-    source = load_generator_source(run_path, runs_dir)
-    result = write_samples(source, count, seed, out)
+    if count is None:
+        count = 8 if label == "all" or sweep_code is not None else 64
+    source = load_generator_source(run_path, runs_dir, average=not no_ema)
+    result = write_samples(source, count, seed, out, label, sweep_code)
     click.echo(
         f"wrote {len(result.images)} images and {result.grid.name} to {result.folder} "
         f"(seed {result.seed}, from {source.describe()})"
@@ -303,6 +360,14 @@ def sample(count: int, run_path: str | None, runs_dir: Path, out: Path | None, s
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="The same seed gives the same walk.")
 @click.option("--timelapse", is_flag=True, help="Stitch the run's training sample grids instead, with elapsed time.")
+@click.option("--label", help="Conditional runs: walk within this class (a name or index).")
+@click.option(
+    "--sweep-code",
+    type=click.IntRange(min=0),
+    metavar="I",
+    help="InfoGAN runs: sweep code I back and forth instead of walking.",
+)
+@click.option("--no-ema", is_flag=True, help="Use G itself, not its moving average.")
 @click.option("--run", "run_path", help="Run folder or name, checkpoint folder, or .keras file [default: newest run].")
 @_runs_dir_option
 @click.option(
@@ -315,6 +380,9 @@ def video(
     grid: int,
     seed: int | None,
     timelapse: bool,
+    label: str | None,
+    sweep_code: int | None,
+    no_ema: bool,
     run_path: str | None,
     runs_dir: Path,
     out: Path | None,
@@ -329,6 +397,8 @@ def video(
       kgan video --frames 300                     # 10 s at 30 fps from the newest run
       kgan video --frames 120 --grid 4 --out walk.gif
       kgan video --timelapse --run runs/images-2
+      kgan video --label sneaker --grid 3         # a conditional run's class
+      kgan video --sweep-code 0 --grid 4          # InfoGAN: blend through the categories
     """
     import secrets
 
@@ -339,6 +409,8 @@ def video(
         check_video_path(out)
     if timelapse and click.get_current_context().get_parameter_source("frames").name != "DEFAULT":
         raise OptionError("--frames does not apply to --timelapse (it uses one frame per sample grid)")
+    if timelapse and (label is not None or sweep_code is not None):
+        raise OptionError("--label and --sweep-code do not apply to --timelapse")
 
     from kgan.runs import resolve_checkpoint
     from kgan.video import make_timelapse_video, make_walk_video
@@ -352,13 +424,14 @@ def video(
     else:
         from kgan.sampling import load_generator_source
 
-        source = load_generator_source(run_path, runs_dir)
+        source = load_generator_source(run_path, runs_dir, average=not no_ema)
         if out is None:
             if source.run is None:
                 raise OptionError("a lone .keras file has no run folder to write into; pass --out")
-            out = _numbered_file(source.run.path / "videos", "walk", ".mp4")
+            stem = "sweep" if sweep_code is not None else "walk"
+            out = _numbered_file(source.run.path / "videos", stem, ".mp4")
         seed = secrets.randbelow(2**31) if seed is None else seed
-        result = make_walk_video(source, out, frames, fps or 30.0, size, seed, grid)
+        result = make_walk_video(source, out, frames, fps or 30.0, size, seed, grid, label, sweep_code)
         click.echo(f"seed {seed}, from {source.describe()}")
     width, height = result.size
     click.echo(f"wrote {result.path} ({result.frames} frames, {width}x{height}, {result.fps:g} fps)")

@@ -10,15 +10,18 @@ from kgan.progress import TrainStatus, format_elapsed
 
 PIPE_INTERVAL_SECONDS = 10.0
 TERMINAL_INTERVAL_SECONDS = 0.2
+# Short labels for the variants' figures: the Wasserstein estimate and InfoGAN's information loss.
+EXTRA_LABELS = {"w_distance": "W", "info_loss": "I"}
 
 
 def format_status(status: TrainStatus) -> str:
     """The fixed-format status line for one training step."""
     step = f"{status.step:,}" + (f"/{status.total_steps:,}" if status.total_steps else "")
+    extras = "".join(f"{EXTRA_LABELS.get(name, name)} {value:.3f}  " for name, value in status.extras.items())
     return (
         f"step {step}  epoch {status.epoch:.2f}  "
         f"D {status.d_loss:.3f}  G {status.g_loss:.3f}  "
-        f"D(x) {status.d_real:.2f}  D(G(z)) {status.d_fake:.2f}  "
+        f"D(x) {status.d_real:.2f}  D(G(z)) {status.d_fake:.2f}  {extras}"
         f"{status.images_per_second:,.0f} img/s  {format_elapsed(status.elapsed_seconds)}"
     )
 

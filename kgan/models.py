@@ -71,16 +71,25 @@ def build_discriminator(
     arch: str = "dcgan",
     batch_norm: bool = False,
     synchronized_batch_norm: bool = False,
+    outputs: int = 1,
 ) -> keras.Sequential:
     """Return a discriminator mapping images in [-1, 1] to one score per image.
 
-    ``batch_norm`` adds batch normalization after each hidden convolution (the
-    original DCGAN paper's D); the default leaves it out, as recommended for D.
+    ``channels`` counts every input channel (the image's, plus any label
+    planes). ``outputs`` above 1 adds auxiliary outputs after the score (the
+    InfoGAN head, sharing D's body). ``batch_norm`` adds batch normalization
+    after each hidden convolution (the original DCGAN paper's D); the default
+    leaves it out, as recommended for D.
     """
-    _check_common(channels, width)
+    if channels < 1:
+        raise ValueError(f"channels must be positive, not {channels}")
+    if width < 1:
+        raise ValueError(f"width must be positive, not {width}")
+    if outputs != 1 and arch == "seed":
+        raise ValueError("the seed architecture's discriminator has one sigmoid output")
     norm = (lambda: layers.BatchNormalization(synchronized=synchronized_batch_norm)) if batch_norm else None
     if arch == "dcgan":
-        return _dcgan_discriminator(resolution, channels, width, norm)
+        return _dcgan_discriminator(resolution, channels, width, norm, outputs)
     if arch == "seed":
         return _seed_discriminator(resolution, channels, width, norm)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
@@ -114,7 +123,7 @@ def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int
     return model
 
 
-def _dcgan_discriminator(resolution: int, channels: int, width: int, norm: Any) -> keras.Sequential:
+def _dcgan_discriminator(resolution: int, channels: int, width: int, norm: Any, outputs: int) -> keras.Sequential:
     _, doublings = _require_plan(resolution)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
@@ -124,7 +133,7 @@ def _dcgan_discriminator(resolution: int, channels: int, width: int, norm: Any) 
             model.add(norm())
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Flatten())
-    model.add(layers.Dense(1, dtype="float32", name="logit"))
+    model.add(layers.Dense(outputs, dtype="float32", name="logit"))
     return model
 
 

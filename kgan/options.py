@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kgan.augment import parse_policies
 from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import OptionError
@@ -23,6 +24,10 @@ DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "seed": "probabilities"}
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 DEFAULT_STEPS = 5000
+LOSSES = ("bce", "wgan-gp", "hinge")
+# WGAN-GP as published: Adam with learning rate 1e-4, beta1 0 and beta2 0.9.
+WGAN_GP_LEARNING_RATE = 1e-4
+WGAN_GP_BETAS = (0.0, 0.9)
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -54,6 +59,16 @@ class TrainOptions:
     precision: str = "auto"
     strategy: str = "none"
     cache_dir: Path | None = None
+    # The GAN family (kgan.losses, kgan.conditions, kgan.augment, kgan.ema).
+    loss: str = "bce"
+    critic_steps: int | None = None
+    gp_weight: float = 10.0
+    conditional: bool = False
+    info_codes: bool = False
+    info_categories: int | None = None
+    info_continuous: int | None = None
+    ema: float | None = None
+    augment: str | None = None
     # Set only when continuing a run; never saved in config.json.
     resume: Path | None = None
 
@@ -86,7 +101,10 @@ class TrainOptions:
             check_resolution(self.resolution, self.arch)
         if self.name is not None and not RUN_NAME.match(self.name):
             raise OptionError(f"--name {self.name!r}: use letters, digits, '.', '_' and '-' only")
+        self._validate_family()
         default_lr = DEFAULT_LEARNING_RATES[self.optimizer]
+        if self.loss == "wgan-gp" and self.optimizer == "adam":
+            default_lr = WGAN_GP_LEARNING_RATE
         self.generator_lr = default_lr if self.generator_lr is None else self.generator_lr
         self.discriminator_lr = default_lr if self.discriminator_lr is None else self.discriminator_lr
         _positive("--g-lr", self.generator_lr)
@@ -94,6 +112,33 @@ class TrainOptions:
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise OptionError(f"--seed must be between 0 and {2**32 - 1}, not {self.seed}")
         return self
+
+    def _validate_family(self) -> None:
+        _choice("--loss", self.loss, LOSSES)
+        if self.arch == "seed" and (self.loss != "bce" or self.info_codes):
+            raise OptionError(
+                "--arch seed ends D in a sigmoid, so it takes only --loss bce and no --info-codes; use --arch dcgan"
+            )
+        if self.critic_steps is None:
+            self.critic_steps = 5 if self.loss == "wgan-gp" else 1
+        _positive("--critic-steps", self.critic_steps)
+        if self.gp_weight < 0:
+            raise OptionError(f"--gp-weight must not be negative, not {self.gp_weight}")
+        if self.conditional and self.info_codes:
+            raise OptionError("choose --conditional (labels from subfolders) or --info-codes (codes without labels)")
+        if not self.info_codes and (self.info_categories is not None or self.info_continuous is not None):
+            raise OptionError("--info-categories and --info-continuous need --info-codes")
+        if self.info_codes:
+            self.info_categories = 10 if self.info_categories is None else self.info_categories
+            self.info_continuous = 2 if self.info_continuous is None else self.info_continuous
+            if self.info_categories < 2 or self.info_continuous < 0:
+                raise OptionError("--info-categories must be at least 2 and --info-continuous at least 0")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise OptionError(f"--ema must be a decay between 0 and 1 (such as 0.999), not {self.ema}")
+        try:
+            self.augment = ",".join(parse_policies(self.augment)) or None
+        except ValueError as error:
+            raise OptionError(f"--augment: {error}") from None
 
     def to_json(self) -> dict[str, Any]:
         """The options as JSON-ready values (paths as strings), without ``resume``."""
@@ -129,7 +174,8 @@ _FIELD_TYPES = {
     "batch_size": int, "resolution": int, "channels": int, "latent_dim": int, "width": int, "arch": str,
     "optimizer": str, "generator_lr": float, "discriminator_lr": float, "seed": int, "sample_every": int,
     "checkpoint_every": int, "keep_checkpoints": int, "fit": str, "background": str, "precision": str,
-    "strategy": str, "cache_dir": str,
+    "strategy": str, "cache_dir": str, "loss": str, "critic_steps": int, "gp_weight": float, "conditional": bool,
+    "info_codes": bool, "info_categories": int, "info_continuous": int, "ema": float, "augment": str,
 }  # fmt: skip
 # Options that may change when a run is resumed; the rest shape the networks or the data.
 RESUMABLE_OPTIONS = (
@@ -152,8 +198,8 @@ def option_flag(name: str) -> str:
 
 
 def _json_type_fits(value: Any, expected: type) -> bool:
-    if isinstance(value, bool):
-        return False
+    if isinstance(value, bool) or expected is bool:
+        return isinstance(value, bool) and expected is bool
     if expected is float:
         return isinstance(value, (int, float))
     return isinstance(value, expected)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -19,6 +19,8 @@ class TrainStatus:
     d_fake: float
     images_per_second: float
     elapsed_seconds: float
+    # Variant figures: "w_distance" (WGAN-GP's Wasserstein estimate), "info_loss" (InfoGAN).
+    extras: dict[str, float] = field(default_factory=dict)
 
 
 class Reporter(Protocol):

@@ -27,6 +27,7 @@ from kgan.errors import RunError
 CHECKPOINT_NAME = re.compile(r"^step-(\d{6,})$")
 SAMPLE_NAME = re.compile(r"^step-(\d{6,})\.png$")
 GENERATOR_FILE = "generator.keras"
+AVERAGE_FILE = "generator_ema.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
 STATE_FILE = "state.json"
 

@@ -20,18 +20,35 @@ from typing import Any
 import numpy as np
 
 from kgan import __version__
+from kgan.augment import parse_policies
+from kgan.conditions import ClassCondition, InfoCodes, NoCondition, condition_from_json
 from kgan.dataset import ImageFolder, load_image_folder
-from kgan.errors import RunError
-from kgan.options import DISCRIMINATOR_OUTPUT, TrainOptions
+from kgan.errors import DataError, RunError
+from kgan.options import DISCRIMINATOR_OUTPUT, WGAN_GP_BETAS, TrainOptions
 from kgan.progress import Reporter, format_elapsed
 from kgan.runs import Run, create_run, write_bytes_atomic, write_json_atomic
 
 SAMPLE_GRID_SIZE = 64
 
 
-def sample_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
-    """The fixed noise batch behind a run's sample grids."""
-    return np.random.default_rng([seed, 2]).standard_normal((count, latent_dim), dtype=np.float32)
+def sample_noise(seed: int, count: int, latent_dim: int, condition: NoCondition) -> np.ndarray:
+    """The fixed generator inputs (noise and codes) behind a run's sample grids.
+
+    For a conditional run each row of the grid is one class; for InfoGAN each
+    row one value of the categorical code.
+    """
+    rng = np.random.default_rng([seed, 2])
+    noise = rng.standard_normal((count, latent_dim), dtype=np.float32)
+    if isinstance(condition, ClassCondition):
+        rows = np.arange(count) * len(condition.classes) // count
+        return np.concatenate([noise, condition.one_hot(rows)], axis=1)
+    if isinstance(condition, InfoCodes):
+        codes = condition.codes_for_fakes(rng, np.zeros(count, dtype=np.int64))
+        codes[:, : condition.categories] = np.eye(condition.categories)[
+            np.arange(count) * condition.categories // count
+        ]
+        return np.concatenate([noise, codes], axis=1)
+    return noise
 
 
 @dataclass
@@ -45,6 +62,8 @@ class Session:
     seed: int
     fixed_noise: np.ndarray
     distribution: Any  # kgan.distribute.Distribution
+    labels: np.ndarray  # one class index per image (zeros unless the run is conditional)
+    condition: NoCondition
     step: int = 0
     images_seen: int = 0
     elapsed_before: float = 0.0
@@ -101,6 +120,8 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
 
     # Load training set.
     folder = _load_folder(options, options.resolution, options.channels, reporter)
+    condition = condition_for(options, folder)
+    labels = labels_for(condition, folder)
 
     # Set up devices, then create the run folder (the chief's, on a multi-worker run).
     distribution, precision = _set_up_runtime(options, seed, reporter)
@@ -109,46 +130,103 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
     else:
         run, scratch = _scratch_run()
-    write_json_atomic(run.config_path, _config(options, folder, seed, precision, distribution))
+    write_json_atomic(run.config_path, _config(options, folder, seed, precision, distribution, condition, labels))
     write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
-    fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim)
+    fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
     _save_array(run.sample_noise_path, fixed_noise)
     reporter.message(f"run folder: {run.path}")
 
     # Construct networks.
-    trainer = _build_trainer(options, folder, distribution)
+    trainer = _build_trainer(options, folder, condition, distribution)
     reporter.message(
         f"{options.arch} at {folder.resolution}x{folder.resolution}x{folder.channels}: "
         f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
         f"batch {options.batch_size}, seed {seed}"
     )
-    return Session(run, options, folder, trainer, seed, fixed_noise, distribution, scratch=scratch)
+    return Session(run, options, folder, trainer, seed, fixed_noise, distribution, labels, condition, scratch=scratch)
 
 
-def _build_trainer(options: TrainOptions, folder: ImageFolder, distribution: Any) -> Any:
+def condition_for(options: TrainOptions, folder: ImageFolder) -> NoCondition:
+    """What G gets besides noise: the folder's classes, InfoGAN codes, or nothing."""
+    if options.conditional:
+        return ClassCondition(tuple(sorted({_class_of(name) for name in folder.files})))
+    if options.info_codes:
+        return InfoCodes(options.info_categories, options.info_continuous)
+    return NoCondition()
+
+
+def _class_of(relative_path: str) -> str:
+    parts = Path(relative_path).parts
+    if len(parts) < 2:
+        raise DataError(f"--conditional needs one subfolder per class, but {relative_path} is not in one")
+    return parts[0]
+
+
+def labels_for(condition: NoCondition, folder: ImageFolder) -> np.ndarray:
+    """Each image's class index (all zeros without classes)."""
+    if not isinstance(condition, ClassCondition):
+        return np.zeros(len(folder.files), dtype=np.int64)
+    if len(condition.classes) < 2:
+        raise DataError("--conditional needs at least two classes (subfolders with images)")
+    index = {name: i for i, name in enumerate(condition.classes)}
+    labels = []
+    for name in folder.files:
+        found = index.get(_class_of(name))
+        if found is None:
+            raise DataError(f"{name} is in a class the run was not trained on ({', '.join(condition.classes)})")
+        labels.append(found)
+    return np.array(labels, dtype=np.int64)
+
+
+def gan_setup(options: TrainOptions, condition: NoCondition) -> Any:
+    """The trainer's variant pieces, from the options."""
+    from kgan.losses import AdversarialLoss
+    from kgan.trainer import GanSetup
+
+    return GanSetup(
+        loss=AdversarialLoss(options.loss, from_logits=DISCRIMINATOR_OUTPUT[options.arch] == "logits"),
+        condition=condition,
+        augment=parse_policies(options.augment),
+        critic_steps=options.critic_steps,
+        gradient_penalty_weight=options.gp_weight,
+        ema_decay=options.ema,
+    )
+
+
+def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: NoCondition, distribution: Any) -> Any:
     """New networks and optimizers, as the options say, for the folder's image size."""
+    from kgan.ema import make_average
     from kgan.models import build_discriminator, build_generator
     from kgan.trainer import GanTrainer, make_optimizer
 
+    betas = WGAN_GP_BETAS if options.loss == "wgan-gp" else (0.5, 0.999)
     with distribution.strategy.scope():
         generator = build_generator(
             folder.resolution,
             folder.channels,
-            options.latent_dim,
+            options.latent_dim + condition.code_size,
             options.width,
             options.arch,
             synchronized_batch_norm=distribution.replicas > 1,
         )
-        discriminator = build_discriminator(folder.resolution, folder.channels, options.width, options.arch)
-        generator_optimizer = make_optimizer(options.optimizer, options.generator_lr)
-        discriminator_optimizer = make_optimizer(options.optimizer, options.discriminator_lr)
+        discriminator = build_discriminator(
+            folder.resolution,
+            folder.channels + condition.discriminator_channels,
+            options.width,
+            options.arch,
+            outputs=1 + condition.extra_outputs,
+        )
+        generator_optimizer = make_optimizer(options.optimizer, options.generator_lr, *betas)
+        discriminator_optimizer = make_optimizer(options.optimizer, options.discriminator_lr, *betas)
+        average = make_average(generator) if options.ema is not None else None
     return GanTrainer(
         generator,
         discriminator,
         generator_optimizer,
         discriminator_optimizer,
-        DISCRIMINATOR_OUTPUT[options.arch],
+        gan_setup(options, condition),
         distribution.strategy,
+        average,
     )
 
 
@@ -162,7 +240,12 @@ def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
     folder = _load_folder(options, model["resolution"], model["channels"], reporter)
     if folder.fingerprint != config.get("data", {}).get("fingerprint"):
         reporter.message("note: the images changed since the run started, so the batches will differ from before")
-    fixed_noise = _load_sample_noise(run, options.latent_dim)
+    try:
+        condition = condition_from_json(model.get("condition"))
+    except ValueError as error:
+        raise RunError(f"{run.config_path} is damaged: {error}") from None
+    labels = labels_for(condition, folder)
+    fixed_noise = _load_sample_noise(run, options.latent_dim + condition.code_size)
 
     # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
     distribution, _ = _set_up_runtime(options, seed, reporter)
@@ -178,21 +261,26 @@ def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
     if checkpoint is None:
         # Killed before its first checkpoint: start again, inside the same folder.
         reporter.message(f"run {run.path} has no checkpoint yet; starting it again from step 0")
-        trainer = _build_trainer(options, folder, distribution)
-        session = Session(writes_to, options, folder, trainer, seed, fixed_noise, distribution, scratch=scratch)
+        trainer = _build_trainer(options, folder, condition, distribution)
     else:
         with distribution.strategy.scope():
-            generator, discriminator, state = load_for_training(checkpoint)
-        _check_shapes(generator, discriminator, model, options.latent_dim, checkpoint)
+            generator, discriminator, average, state = load_for_training(checkpoint)
+        if (average is None) != (options.ema is None):
+            raise RunError(f"{checkpoint} does not match config.json: the moving average of G is missing or extra")
+        _check_shapes(generator, discriminator, model, options.latent_dim + condition.code_size, checkpoint)
         trainer = GanTrainer(
             generator,
             discriminator,
             generator.optimizer,
             discriminator.optimizer,
-            model["discriminator_output"],
+            gan_setup(options, condition),
             distribution.strategy,
+            average,
         )
-        session = Session(writes_to, options, folder, trainer, seed, fixed_noise, distribution, scratch=scratch)
+    session = Session(
+        writes_to, options, folder, trainer, seed, fixed_noise, distribution, labels, condition, scratch=scratch
+    )
+    if checkpoint is not None:
         session.step = _state_int(state, "step", checkpoint)
         session.images_seen = _state_int(state, "images_seen", checkpoint)
         session.elapsed_before = float(_state_number(state, "elapsed_seconds", checkpoint))
@@ -256,12 +344,12 @@ def _checked_seed_and_model(config: dict[str, Any], run: Run) -> tuple[int, dict
     return seed, model
 
 
-def _check_shapes(generator: Any, discriminator: Any, model: dict[str, Any], latent_dim: int, checkpoint: Path) -> None:
+def _check_shapes(generator: Any, discriminator: Any, model: dict[str, Any], input_size: int, checkpoint: Path) -> None:
     size = model["resolution"]
     image_shape = (None, size, size, model["channels"])
-    if tuple(generator.input_shape) != (None, latent_dim) or tuple(generator.output_shape) != image_shape:
+    if tuple(generator.input_shape) != (None, input_size) or tuple(generator.output_shape) != image_shape:
         raise RunError(f"{checkpoint} holds a generator that does not match config.json")
-    if tuple(discriminator.input_shape) != image_shape:
+    if tuple(discriminator.input_shape)[:3] != image_shape[:3]:
         raise RunError(f"{checkpoint} holds a discriminator that does not match config.json")
 
 
@@ -292,7 +380,15 @@ def _name_hint(data_dir: Path) -> str:
     return Path(data_dir).resolve().stem or "run"
 
 
-def _config(options: TrainOptions, folder: ImageFolder, seed: int, precision: str, distribution: Any) -> dict[str, Any]:
+def _config(
+    options: TrainOptions,
+    folder: ImageFolder,
+    seed: int,
+    precision: str,
+    distribution: Any,
+    condition: NoCondition,
+    labels: np.ndarray,
+) -> dict[str, Any]:
     from kgan import backend
 
     return {
@@ -309,6 +405,10 @@ def _config(options: TrainOptions, folder: ImageFolder, seed: int, precision: st
             "width": options.width,
             "discriminator_output": DISCRIMINATOR_OUTPUT[options.arch],
             "precision": precision,
+            "condition": condition.to_json(),
+            "code_size": condition.code_size,
+            "ema": options.ema is not None,
+            "loss": options.loss,
         },
         "runtime": {"strategy": distribution.name, "replicas": distribution.replicas},
         "data": {
@@ -316,5 +416,13 @@ def _config(options: TrainOptions, folder: ImageFolder, seed: int, precision: st
             "fingerprint": folder.fingerprint,
             "images": len(folder.files),
             "skipped": folder.skip_counts(),
+            **_class_counts(condition, labels),
         },
     }
+
+
+def _class_counts(condition: NoCondition, labels: np.ndarray) -> dict[str, Any]:
+    if not isinstance(condition, ClassCondition):
+        return {}
+    counts = np.bincount(labels, minlength=len(condition.classes))
+    return {"classes": {name: int(count) for name, count in zip(condition.classes, counts)}}

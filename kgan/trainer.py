@@ -1,4 +1,4 @@
-"""The alternating GAN update: one discriminator step, then one generator step.
+"""The alternating GAN update: discriminator (critic) steps, then one generator step.
 
 The generator step runs through the combined model ``Sequential([G, D])`` with
 D frozen: only G's variables receive gradients, and any state D would update
@@ -11,32 +11,59 @@ Keras 3 traps of the textbook recipe (``D.trainable = False`` after compiling):
    frozen D would compute a different function in the G step than in the D step.
 
 Here D runs in training mode in both steps, and "frozen" means exactly that its
-variables do not change. Both steps are traced into one TensorFlow graph, run
-once per replica under a tf.distribute strategy.
+variables do not change. When something must happen between G and D (class
+labels joined to D's input, augmentation), the G step calls G and D in turn
+with the same frozen-D rule instead of going through the Sequential model.
+
+The variants are separate pieces passed in a ``GanSetup``: the adversarial
+loss (kgan.losses), what G and D get besides noise (kgan.conditions), the
+augmentation (kgan.augment) and the moving average of G (kgan.ema). Every step
+is traced into one TensorFlow graph and run once per replica under a
+tf.distribute strategy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from kgan.augment import augment
 from kgan.backend import keras_module, tensorflow_module
+from kgan.batches import Batch
+from kgan.conditions import NoCondition
+from kgan.ema import update_average
+from kgan.losses import AdversarialLoss, gradient_penalty
 from kgan.models import build_combined
 
 keras = keras_module()
 ops = keras.ops
 tf = tensorflow_module()
 
+INFORMATION_WEIGHT = 1.0
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """Adam with beta1 = 0.5 (DCGAN), or the seed's SGD with Nesterov momentum 0.9.
+
+@dataclass(frozen=True)
+class GanSetup:
+    """Which GAN: loss, condition, augmentation, critic steps, penalty and averaging."""
+
+    loss: AdversarialLoss = field(default_factory=AdversarialLoss)
+    condition: NoCondition = field(default_factory=NoCondition)
+    augment: tuple[str, ...] = ()
+    critic_steps: int = 1
+    gradient_penalty_weight: float = 10.0
+    ema_decay: float | None = None
+
+
+def make_optimizer(name: str, learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.999) -> Any:
+    """Adam (beta1 0.5 for DCGAN; WGAN-GP passes 0 and 0.9), or the seed's SGD with Nesterov momentum 0.9.
 
     Under the mixed float16 policy the optimizer is wrapped in a loss scaler,
     which float16's narrow range needs; bfloat16 needs none.
     """
     if name == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
     elif name == "sgd":
         optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True)
     else:
@@ -54,30 +81,33 @@ def images_to_unit_range(images: Any) -> Any:
 class GanTrainer:
     """Holds G, D, the combined model and their optimizers, and updates them.
 
-    ``discriminator_output`` says whether D's last layer gives "logits" or
-    "probabilities"; the binary cross-entropy is computed to match. Models and
-    optimizers must have been created inside ``strategy.scope()`` when a
-    strategy is given.
+    Models, optimizers and the average must have been created inside
+    ``strategy.scope()`` when a strategy is given.
     """
 
     def __init__(
         self,
         generator: keras.Model,
         discriminator: keras.Model,
-        generator_optimizer: keras.optimizers.Optimizer,
-        discriminator_optimizer: keras.optimizers.Optimizer,
-        discriminator_output: str = "logits",
+        generator_optimizer: Any,
+        discriminator_optimizer: Any,
+        setup: GanSetup | None = None,
         strategy: Any = None,
+        average: keras.Model | None = None,
     ):
-        if discriminator_output not in ("logits", "probabilities"):
-            raise ValueError(f"unknown discriminator output {discriminator_output!r}")
         self.generator = generator
         self.discriminator = discriminator
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
-        self.from_logits = discriminator_output == "logits"
+        self.setup = setup or GanSetup()
+        self.average = average
+        if (average is None) != (self.setup.ema_decay is None):
+            raise ValueError("an average model goes with ema_decay, and only with it")
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = int(self.strategy.num_replicas_in_sync)
+        condition = self.setup.condition
+        # G's output goes straight into D unless labels or augmentation come between.
+        self.through_combined = not self.setup.augment and condition.discriminator_channels == 0
         with self.strategy.scope():
             self.combined = build_combined(generator, discriminator)
             # Compiling attaches each optimizer to its model, so that the
@@ -89,43 +119,50 @@ class GanTrainer:
                 if not optimizer.built:
                     optimizer.build(model.trainable_variables)
         self._compiled = {
-            name: tf.function(self._distributed(step))
-            for name, step in (
-                ("discriminator", self._discriminator_step),
-                ("generator", self._generator_step),
-                ("both", self._train_step),
-            )
+            "discriminator": tf.function(self._distributed(self._critic_steps)),
+            "generator": tf.function(self._distributed(self._generator_step, averages=True)),
+            "both": tf.function(self._distributed(self._train_step, averages=True)),
         }
 
-    # Public steps; inputs are NumPy arrays holding the global batch, outputs are floats.
+    # Public steps: a Batch holds the global batch; outputs are floats.
 
-    def discriminator_step(self, real_images: np.ndarray, noise: np.ndarray) -> dict[str, float]:
-        """Update D once on a batch of real uint8 images and images made from ``noise``."""
-        return self._run("discriminator", real_images, noise)
+    def discriminator_step(self, batch: Batch) -> dict[str, float]:
+        """Update D (critic_steps times) on the batch's real images and fakes."""
+        return self._run("discriminator", *self._critic_inputs(batch))
 
-    def generator_step(self, noise: np.ndarray) -> dict[str, float]:
-        """Update G once through the combined model with D frozen."""
-        return self._run("generator", noise)
+    def generator_step(self, batch: Batch) -> dict[str, float]:
+        """Update G once through the frozen D."""
+        return self._run("generator", *self._generator_inputs(batch))
 
-    def train_step(
-        self,
-        real_images: np.ndarray,
-        discriminator_noise: np.ndarray,
-        generator_noise: np.ndarray,
-        stop_vote: bool = False,
-    ) -> dict[str, float]:
-        """One D step then one G step, in one compiled call.
+    def train_step(self, batch: Batch, stop_vote: bool = False) -> dict[str, float]:
+        """The D steps then one G step, in one compiled call.
 
         ``stop_vote`` is this process's wish to stop after this step; the
         returned "stop" is above zero when any process voted so, so that every
         worker of a multi-worker run stops at the same step.
         """
-        vote = np.full((self.replicas,), float(stop_vote), dtype=np.float32)
-        return self._run("both", real_images, discriminator_noise, generator_noise, vote)
+        vote = np.full((len(batch.generator_noise),), float(stop_vote), dtype=np.float32)
+        return self._run("both", *self._critic_inputs(batch), *self._generator_inputs(batch), vote)
 
-    def generate(self, noise: np.ndarray) -> np.ndarray:
-        """Images in [-1, 1] from G in inference mode."""
-        return keras.ops.convert_to_numpy(self.generator(noise, training=False))
+    def generate(self, noise_and_codes: np.ndarray) -> np.ndarray:
+        """Images in [-1, 1] in inference mode, from the average of G when there is one."""
+        model = self.average if self.average is not None else self.generator
+        return keras.ops.convert_to_numpy(model(noise_and_codes, training=False))
+
+    @staticmethod
+    def _critic_inputs(batch: Batch) -> tuple[np.ndarray, ...]:
+        return (
+            batch.real_images,
+            batch.real_codes,
+            batch.critic_noise,
+            batch.critic_codes,
+            batch.critic_augment,
+            batch.critic_mix,
+        )
+
+    @staticmethod
+    def _generator_inputs(batch: Batch) -> tuple[np.ndarray, ...]:
+        return batch.generator_noise, batch.generator_codes, batch.generator_augment
 
     # Distribution: split the global batch, run a step per replica, reduce the metrics.
 
@@ -146,15 +183,19 @@ class GanTrainer:
 
         return self.strategy.experimental_distribute_values_from_function(replica_share)
 
-    def _distributed(self, step: Any) -> Any:
+    def _distributed(self, step: Any, averages: bool = False) -> Any:
         def run_on_every_replica(*inputs: Any) -> dict[str, Any]:
             # Each replica returns its share of a global mean, so the sum is the
             # mean; summed stop votes are above zero when any replica voted.
             per_replica = self.strategy.run(step, args=inputs)
-            return {
+            metrics = {
                 name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                 for name, value in per_replica.items()
             }
+            if averages and self.average is not None:
+                # Outside the replicas: every copy of the average moves alike.
+                update_average(self.average, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
+            return metrics
 
         return run_on_every_replica
 
@@ -164,64 +205,125 @@ class GanTrainer:
         """This replica's share of the global-batch mean (all replicas' shares sum to it)."""
         return ops.mean(ops.cast(values, "float32")) / self.replicas
 
-    def _loss(self, targets_are_real: bool, outputs: Any) -> Any:
-        outputs = ops.cast(outputs, "float32")
-        targets = ops.ones_like(outputs) if targets_are_real else ops.zeros_like(outputs)
-        return self._mean(ops.binary_crossentropy(targets, outputs, from_logits=self.from_logits))
+    def _seen_by_d(self, images: Any, codes: Any, augment_params: Any) -> Any:
+        """What D is shown: the (augmented) images, with any label planes joined."""
+        if self.setup.augment:
+            images = augment(images, augment_params, self.setup.augment)
+        return self.setup.condition.discriminator_input(ops, images, codes)
 
-    def _probability(self, outputs: Any) -> Any:
-        outputs = ops.cast(outputs, "float32")
-        return self._mean(ops.sigmoid(outputs) if self.from_logits else outputs)
+    def _generator_input(self, noise: Any, codes: Any) -> Any:
+        return ops.concatenate([noise, ops.cast(codes, noise.dtype)], axis=-1) if codes.shape[-1] else noise
 
-    def _discriminator_step(self, real_images: Any, noise: Any) -> dict[str, Any]:
-        generator = self.generator
+    def _critic_steps(self, real_images, real_codes, noise, codes, augment_params, mix) -> dict[str, Any]:
+        totals: dict[str, Any] = {}
+        steps = self.setup.critic_steps
+        for index in range(steps):
+            metrics = self._critic_step(
+                real_images[:, index], real_codes[:, index], noise[:, index], codes[:, index],
+                augment_params[:, index], mix[:, index],
+            )  # fmt: skip
+            totals = {name: totals.get(name, 0.0) + value / steps for name, value in metrics.items()}
+        return totals
+
+    def _critic_step(self, real_images, real_codes, noise, codes, augment_params, mix) -> dict[str, Any]:
+        generator, setup = self.generator, self.setup
         # G makes the fakes in training mode (batch statistics), but its own
         # state is left as it is: this step changes D and nothing else.
-        fake_images, _ = generator.stateless_call(
+        fakes, _ = generator.stateless_call(
             [v.value for v in generator.trainable_variables],
             [v.value for v in generator.non_trainable_variables],
-            noise,
+            self._generator_input(noise, codes),
             training=True,
         )
-        real_images = ops.cast(images_to_unit_range(real_images), fake_images.dtype)
+        real_images = ops.cast(images_to_unit_range(real_images), fakes.dtype)
+        if setup.augment:
+            real_images = augment(real_images, augment_params[:, 0], setup.augment)
+            fakes = augment(fakes, augment_params[:, 1], setup.augment)
+        condition = setup.condition
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             # Real and fake go through D as separate batches, so a D with
             # batch norm sees the same fake batch statistics as in the G step.
-            real_outputs = self.discriminator(real_images, training=True)
-            fake_outputs = self.discriminator(fake_images, training=True)
-            loss = self._loss(True, real_outputs) + self._loss(False, fake_outputs)
+            real_outputs = self.discriminator(
+                condition.discriminator_input(ops, real_images, real_codes), training=True
+            )
+            fake_outputs = self.discriminator(condition.discriminator_input(ops, fakes, codes), training=True)
+            real_scores = ops.cast(real_outputs[:, 0], "float32")
+            fake_scores = ops.cast(fake_outputs[:, 0], "float32")
+            loss = self._mean(setup.loss.discriminator(real_scores, fake_scores))
+            metrics = {}
+            if setup.loss.is_wasserstein:
+
+                def critic(images: Any) -> Any:
+                    return self.discriminator(condition.discriminator_input(ops, images, real_codes), training=True)[
+                        :, 0
+                    ]
+
+                penalty = self._mean(gradient_penalty(critic, real_images, fakes, mix))
+                loss = loss + setup.gradient_penalty_weight * penalty
+                metrics["w_distance"] = self._mean(real_scores) - self._mean(fake_scores)
+            information = condition.information_loss(ops, fake_outputs, codes)
+            if information is not None:
+                metrics["info_loss"] = self._mean(information)
+                loss = loss + INFORMATION_WEIGHT * metrics["info_loss"]
             scaled_loss = self.discriminator_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled_loss, variables)
         self.discriminator_optimizer.apply_gradients(zip(gradients, variables))
         return {
             "d_loss": loss,
-            "d_real": self._probability(real_outputs),
-            "d_fake": self._probability(fake_outputs),
+            "d_real": self._mean(setup.loss.real_probability(real_scores)),
+            "d_fake": self._mean(setup.loss.real_probability(fake_scores)),
+            **metrics,
         }
 
-    def _generator_step(self, noise: Any) -> dict[str, Any]:
-        combined = self.combined
-        trainable = combined.trainable_variables
-        state = combined.non_trainable_variables
-        generator_variables = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
+    def _discriminate_fakes(self, generator_input: Any, codes: Any, augment_params: Any) -> tuple[Any, list]:
+        """D's outputs on G's images, and G's new state; D's new state is discarded (D is frozen)."""
+        generator, discriminator = self.generator, self.discriminator
+        generator_state_count = len(generator.non_trainable_variables)
+        if self.through_combined:
+            combined = self.combined
             outputs, new_state = combined.stateless_call(
-                [v.value for v in trainable], [v.value for v in state], noise, training=True
+                [v.value for v in combined.trainable_variables],
+                [v.value for v in combined.non_trainable_variables],
+                generator_input,
+                training=True,
             )
-            loss = self._loss(True, outputs)
-            scaled_loss = self.generator_optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, [v.value for v in generator_variables])
-        self.generator_optimizer.apply_gradients(zip(gradients, generator_variables))
-        # Keep G's new batch-norm statistics; D's (the rest) are discarded.
-        for variable, value in zip(state, new_state[: len(self.generator.non_trainable_variables)]):
-            variable.assign(value)
-        return {"g_loss": loss, "d_fake_in_g_step": self._probability(outputs)}
+            return outputs, new_state[:generator_state_count]
+        fakes, generator_state = generator.stateless_call(
+            [v.value for v in generator.trainable_variables],
+            [v.value for v in generator.non_trainable_variables],
+            generator_input,
+            training=True,
+        )
+        outputs, _ = discriminator.stateless_call(
+            [v.value for v in discriminator.trainable_variables],
+            [v.value for v in discriminator.non_trainable_variables],
+            self._seen_by_d(fakes, codes, augment_params),
+            training=True,
+        )
+        return outputs, generator_state
 
-    def _train_step(
-        self, real_images: Any, discriminator_noise: Any, generator_noise: Any, stop_vote: Any
-    ) -> dict[str, Any]:
-        metrics = self._discriminator_step(real_images, discriminator_noise)
-        metrics.update(self._generator_step(generator_noise))
+    def _generator_step(self, noise, codes, augment_params) -> dict[str, Any]:
+        setup = self.setup
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs, new_state = self._discriminate_fakes(self._generator_input(noise, codes), codes, augment_params)
+            scores = ops.cast(outputs[:, 0], "float32")
+            loss = self._mean(setup.loss.generator(scores))
+            information = setup.condition.information_loss(ops, outputs, codes)
+            if information is not None:
+                loss = loss + INFORMATION_WEIGHT * self._mean(information)
+            scaled_loss = self.generator_optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, [v.value for v in variables])
+        self.generator_optimizer.apply_gradients(zip(gradients, variables))
+        # Keep G's new batch-norm statistics.
+        for variable, value in zip(self.generator.non_trainable_variables, new_state):
+            variable.assign(value)
+        return {"g_loss": loss, "d_fake_in_g_step": self._mean(setup.loss.real_probability(scores))}
+
+    def _train_step(self, *inputs: Any) -> dict[str, Any]:
+        *critic_inputs, noise, codes, augment_params, stop_vote = inputs
+        metrics = self._critic_steps(*critic_inputs)
+        metrics.update(self._generator_step(noise, codes, augment_params))
         metrics["stop"] = ops.max(stop_vote)
         return metrics

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kgan.batches import BatchOrder, Prefetcher
+from kgan.batches import BatchPlan, Prefetcher
 from kgan.errors import RunError, TrainingDiverged
 from kgan.imaging import make_grid, save_png, to_uint8
 from kgan.options import TrainOptions
@@ -50,7 +50,8 @@ def budget_steps(options: TrainOptions, image_count: int) -> int | None:
     if options.steps is not None:
         limits.append(options.steps)
     if options.epochs is not None:
-        limits.append(max(1, math.ceil(options.epochs * image_count / options.batch_size)))
+        images_per_step = options.batch_size * (options.critic_steps or 1)
+        limits.append(max(1, math.ceil(options.epochs * image_count / images_per_step)))
     return min(limits) if limits else None
 
 
@@ -78,7 +79,6 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     options, run, trainer, folder = session.options, session.run, session.trainer, session.folder
     total_steps = budget_steps(options, len(folder.images))
     deadline = options.minutes * 60 if options.minutes is not None else math.inf
-    order = BatchOrder(len(folder.images), options.batch_size, session.seed)
     started = time.monotonic()
     step_times: deque[float] = deque(maxlen=RATE_WINDOW_STEPS)
 
@@ -94,12 +94,22 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     def checkpoint() -> Path:
         state = {"images_seen": session.images_seen, "elapsed_seconds": elapsed(), "seed": session.seed}
         generator, discriminator = trainer.generator, trainer.discriminator
-        return save_checkpoint(run, session.step, generator, discriminator, state, options.keep_checkpoints)
+        return save_checkpoint(
+            run, session.step, generator, discriminator, state, options.keep_checkpoints, trainer.average
+        )
 
     if session.step == 0:
         write_sample()
     stopped_early = False
-    prefetcher = Prefetcher(folder.images, order, session.seed, session.step, options.latent_dim)
+    plan = BatchPlan(
+        options.batch_size,
+        options.latent_dim,
+        session.seed,
+        session.condition,
+        options.critic_steps,
+        augment=bool(options.augment),
+    )
+    prefetcher = Prefetcher(folder.images, session.labels, plan, session.step)
     with prefetcher, open(run.losses_path, "a", encoding="utf-8") as losses_log:
         while total_steps is None or session.step < total_steps:
             if elapsed() >= deadline and not session.multiworker:
@@ -108,11 +118,9 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
             batch = prefetcher.get(session.step)
             # Every process votes; all stop after the step in which any voted to.
             wants_to_stop = stop_requested() or elapsed() >= deadline
-            metrics = trainer.train_step(
-                batch.real_images, batch.discriminator_noise, batch.generator_noise, stop_vote=wants_to_stop
-            )
+            metrics = trainer.train_step(batch, stop_vote=wants_to_stop)
             session.step += 1
-            session.images_seen += options.batch_size
+            session.images_seen += plan.images_per_step
             step_times.append(time.monotonic() - step_started)
 
             status = TrainStatus(
@@ -123,8 +131,9 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
                 g_loss=metrics["g_loss"],
                 d_real=metrics["d_real"],
                 d_fake=metrics["d_fake"],
-                images_per_second=options.batch_size * len(step_times) / max(sum(step_times), 1e-9),
+                images_per_second=plan.images_per_step * len(step_times) / max(sum(step_times), 1e-9),
                 elapsed_seconds=elapsed(),
+                extras={name: metrics[name] for name in ("w_distance", "info_loss") if name in metrics},
             )
             losses_log.write(json.dumps(_log_record(status)) + "\n")
             if not all(math.isfinite(value) for value in metrics.values()):

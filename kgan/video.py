@@ -19,7 +19,16 @@ from kgan.errors import OptionError, RunError
 from kgan.imaging import make_grid, to_pil
 from kgan.progress import format_elapsed
 from kgan.runs import SAMPLE_NAME, Run
-from kgan.sampling import GeneratorSource, generate
+from kgan.sampling import (
+    SWEEP_RANGE,
+    GeneratorSource,
+    check_sweep_code,
+    generate,
+    label_codes,
+    noise_for_seed,
+    random_codes,
+    set_code,
+)
 
 FFMPEG_FORMATS = (".mp4", ".mov", ".mkv", ".webm")
 VIDEO_FORMATS = FFMPEG_FORMATS + (".gif",)
@@ -147,27 +156,78 @@ def _write_ffmpeg(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
     return count
 
 
-def walk_frames(source: GeneratorSource, frames: int, size: int, seed: int, grid: int = 1) -> Iterator[Image.Image]:
-    """The frames of a latent walk, generated a batch at a time."""
+def walk_inputs(source: GeneratorSource, frames: int, seed: int, cells: int, label: str | None) -> np.ndarray:
+    """Generator inputs (frames, cells, input size): each cell walks through noise; its codes stay put."""
+    walk = latent_walk(seed, frames, source.latent_dim, walks=cells)
+    if label is not None:
+        codes = np.tile(label_codes(source.condition, label), (cells, 1))
+    else:
+        codes = random_codes(source.condition, seed, cells)
+    return np.concatenate([walk, np.broadcast_to(codes, (frames, *codes.shape))], axis=-1)
+
+
+def sweep_inputs(source: GeneratorSource, frames: int, seed: int, cells: int, code: int) -> np.ndarray:
+    """Generator inputs (frames, cells, input size): fixed noise, one InfoGAN code swept in a loop.
+
+    A continuous code swings between -2 and 2; the categorical code blends
+    from each category into the next.
+    """
+    info = check_sweep_code(source.condition, code)
+    noise = noise_for_seed(seed, cells, source.latent_dim)
+    base = random_codes(info, seed, cells)
+    inputs = np.empty((frames, cells, source.latent_dim + info.code_size), dtype=np.float32)
+    for frame in range(frames):
+        phase = frame / frames
+        if code == 0:
+            position = phase * info.categories
+            index, fraction = int(position), position - int(position)
+            eased = fraction * fraction * (3 - 2 * fraction)
+            value = np.zeros(info.categories, dtype=np.float32)
+            value[index] += 1 - eased
+            value[(index + 1) % info.categories] += eased
+        else:
+            value = np.array([SWEEP_RANGE * math.sin(2 * math.pi * phase)], dtype=np.float32)
+        codes = set_code(info, base, code, np.broadcast_to(value, (cells, len(value))))
+        inputs[frame] = np.concatenate([noise, codes], axis=1)
+    return inputs
+
+
+def frames_from_inputs(source: GeneratorSource, inputs: np.ndarray, size: int, grid: int) -> Iterator[Image.Image]:
+    """Video frames from generator inputs (frames, grid * grid, input size), a batch at a time."""
     side = _canvas_side(size)
-    walk = latent_walk(seed, frames, source.latent_dim, walks=grid * grid)
-    batch_frames = max(1, 256 // (grid * grid))
+    frames, cells = inputs.shape[:2]
+    batch_frames = max(1, 256 // cells)
     for start in range(0, frames, batch_frames):
-        chunk = walk[start : start + batch_frames]
-        images = generate(source.generator, chunk.reshape(-1, source.latent_dim))
-        for frame_images in images.reshape(len(chunk), grid * grid, *images.shape[1:]):
+        chunk = inputs[start : start + batch_frames]
+        images = generate(source.generator, chunk.reshape(-1, chunk.shape[-1]))
+        for frame_images in images.reshape(len(chunk), cells, *images.shape[1:]):
             picture = frame_images[0] if grid == 1 else make_grid(frame_images, columns=grid)
             yield _fit(picture, side, side)
 
 
 def make_walk_video(
-    source: GeneratorSource, out: Path, frames: int, fps: float, size: int, seed: int, grid: int = 1
+    source: GeneratorSource,
+    out: Path,
+    frames: int,
+    fps: float,
+    size: int,
+    seed: int,
+    grid: int = 1,
+    label: str | None = None,
+    sweep_code: int | None = None,
 ) -> VideoResult:
-    """Write a looping latent-space walk of exactly ``frames`` frames."""
+    """Write a looping video of exactly ``frames`` frames: a latent walk, or a sweep of one code."""
     _check_common(frames, fps, size)
     if grid < 1:
         raise OptionError(f"--grid must be at least 1, not {grid}")
-    written = write_video(out, walk_frames(source, frames, size, seed, grid), fps)
+    if label is not None and sweep_code is not None:
+        raise OptionError("give --label or --sweep-code, not both")
+    cells = grid * grid
+    if sweep_code is not None:
+        inputs = sweep_inputs(source, frames, seed, cells, sweep_code)
+    else:
+        inputs = walk_inputs(source, frames, seed, cells, label)
+    written = write_video(out, frames_from_inputs(source, inputs, size, grid), fps)
     side = _canvas_side(size)
     return VideoResult(path=out, frames=written, fps=fps, size=(side, side))
 

@@ -30,7 +30,7 @@ def _kgan(*argv, env: dict | None = None, wait: bool = True):
 def _weights(run: Path) -> list[np.ndarray]:
     from kgan.checkpoints import load_for_training
 
-    generator, discriminator, _ = load_for_training(run / "checkpoints" / "step-000003")
+    generator, discriminator, _, _ = load_for_training(run / "checkpoints" / "step-000003")
     return [v.numpy() for v in generator.weights + discriminator.weights]
 
 

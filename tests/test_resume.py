@@ -15,7 +15,7 @@ ARGS = [*TINY_TRAIN_ARGS, "--seed", "11", "--checkpoint-every", "2"]
 def _weights(checkpoint):
     from kgan.checkpoints import load_for_training
 
-    generator, discriminator, state = load_for_training(checkpoint)
+    generator, discriminator, _, state = load_for_training(checkpoint)
     arrays = [v.numpy() for v in generator.weights + discriminator.weights]
     arrays += [v.numpy() for v in generator.optimizer.variables + discriminator.optimizer.variables]
     return arrays, state

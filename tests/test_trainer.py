@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from kgan.backend import keras_module
+from kgan.batches import plain_batch
+from kgan.losses import AdversarialLoss
 from kgan.models import build_discriminator, build_generator
-from kgan.trainer import GanTrainer, make_optimizer
+from kgan.trainer import GanSetup, GanTrainer, make_optimizer
 
 keras = keras_module()
 LATENT = 8
@@ -16,16 +18,17 @@ def _trainer(batch_norm_in_d: bool = False, learning_rate: float = 1e-2, arch: s
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
     discriminator = build_discriminator(16, 1, 4, arch, batch_norm=batch_norm_in_d)
-    output = "logits" if arch == "dcgan" else "probabilities"
+    setup = GanSetup(loss=AdversarialLoss("bce", from_logits=arch == "dcgan"))
     return GanTrainer(
-        generator, discriminator, make_optimizer("adam", learning_rate), make_optimizer("adam", learning_rate), output
+        generator, discriminator, make_optimizer("adam", learning_rate), make_optimizer("adam", learning_rate), setup
     )
 
 
 def _batch(seed: int = 0):
     rng = np.random.default_rng(seed)
     real = rng.integers(0, 256, size=(BATCH, 16, 16, 1), dtype=np.uint8)
-    return real, rng.standard_normal((BATCH, LATENT)).astype("float32")
+    noise = rng.standard_normal((BATCH, LATENT)).astype("float32")
+    return plain_batch(real, noise, noise)
 
 
 def _snapshot(model) -> list[np.ndarray]:
@@ -42,8 +45,7 @@ def _moved(before: list[np.ndarray], model) -> list[bool]:
 def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch):
     trainer = _trainer(batch_norm_in_d, arch=arch)
     generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
-    real, noise = _batch()
-    trainer.discriminator_step(real, noise)
+    trainer.discriminator_step(_batch())
     assert all(_moved(discriminator_before, trainer.discriminator))
     assert not any(_moved(generator_before, trainer.generator))
 
@@ -53,8 +55,7 @@ def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch):
 def test_generator_step_moves_g_and_leaves_d_alone(batch_norm_in_d, arch):
     trainer = _trainer(batch_norm_in_d, arch=arch)
     generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
-    _, noise = _batch()
-    trainer.generator_step(noise)
+    trainer.generator_step(_batch())
     assert all(_moved(generator_before, trainer.generator))
     assert not any(_moved(discriminator_before, trainer.discriminator))
 
@@ -62,10 +63,10 @@ def test_generator_step_moves_g_and_leaves_d_alone(batch_norm_in_d, arch):
 def test_repeated_steps_keep_training_d():
     # The compile-once-then-freeze trap: D stops learning after the first G step.
     trainer = _trainer()
-    real, noise = _batch()
-    trainer.train_step(real, noise, noise)
+    batch = _batch()
+    trainer.train_step(batch)
     before = _snapshot(trainer.discriminator)
-    trainer.train_step(real, noise, noise)
+    trainer.train_step(batch)
     assert all(_moved(before, trainer.discriminator))
 
 
@@ -73,23 +74,24 @@ def test_d_gives_the_same_output_in_both_steps_even_with_batch_norm():
     # With a zero learning rate nothing moves, so the D step and the G step see
     # the same G and D; a frozen D in inference mode would score the fakes differently.
     trainer = _trainer(batch_norm_in_d=True, learning_rate=0.0)
-    real, noise = _batch()
-    metrics = trainer.train_step(real, noise, noise)
+    batch = _batch()
+    metrics = trainer.train_step(batch)
     assert metrics["d_fake"] == pytest.approx(metrics["d_fake_in_g_step"], abs=1e-6)
-    inference_mode = keras.ops.sigmoid(trainer.discriminator(trainer.generator(noise, training=True), training=False))
+    fakes = trainer.generator(batch.generator_noise, training=True)
+    inference_mode = keras.ops.sigmoid(trainer.discriminator(fakes, training=False))
     assert abs(float(keras.ops.mean(inference_mode)) - metrics["d_fake_in_g_step"]) > 1e-4
 
 
 def test_d_step_and_g_step_change_the_losses_they_should():
     trainer = _trainer(learning_rate=5e-3)
-    real, noise = _batch()
-    first = trainer.discriminator_step(real, noise)["d_loss"]
+    batch = _batch()
+    first = trainer.discriminator_step(batch)["d_loss"]
     for _ in range(5):
-        last = trainer.discriminator_step(real, noise)["d_loss"]
+        last = trainer.discriminator_step(batch)["d_loss"]
     assert last < first
-    first_g = trainer.generator_step(noise)["g_loss"]
+    first_g = trainer.generator_step(batch)["g_loss"]
     for _ in range(5):
-        last_g = trainer.generator_step(noise)["g_loss"]
+        last_g = trainer.generator_step(batch)["g_loss"]
     assert last_g < first_g
 
 

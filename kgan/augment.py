@@ -1,0 +1,96 @@
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) for small data sets.
+
+The same random transformations are applied to real and generated images
+before D sees them, in both the D and the G step, so D cannot memorise a few
+hundred pictures and G is not pushed to draw the augmentations. Every
+operation is differentiable with respect to the images.
+
+The randomness comes in as ``params``: PARAMS_PER_IMAGE uniform numbers in
+[0, 1) per image, drawn on the host from the run's seed and step, so runs stay
+repeatable and resumable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kgan.backend import keras_module
+
+POLICIES = ("translation", "cutout", "color")
+# Two for the translation, two for the cutout's centre, three for colour.
+PARAMS_PER_IMAGE = 7
+TRANSLATION_FRACTION = 0.125
+CUTOUT_FRACTION = 0.5
+
+
+def parse_policies(text: str | None) -> tuple[str, ...]:
+    """'translation,color' -> ('translation', 'color'); raises ValueError naming an unknown one."""
+    if not text:
+        return ()
+    policies = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [policy for policy in policies if policy not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown[0]!r}; use any of {', '.join(POLICIES)}")
+    return tuple(dict.fromkeys(policies))
+
+
+def augment(images: Any, params: Any, policies: tuple[str, ...]) -> Any:
+    """Apply the policies, in the order color, translation, cutout, to images in [-1, 1]."""
+    ops = keras_module().ops
+    params = ops.cast(params, images.dtype)
+    if "color" in policies:
+        images = _color(images, params[:, 4:7])
+    if "translation" in policies:
+        images = _translation(images, params[:, 0:2])
+    if "cutout" in policies:
+        images = _cutout(images, params[:, 2:4])
+    return images
+
+
+def _color(images: Any, params: Any) -> Any:
+    ops = keras_module().ops
+    brightness = ops.reshape(params[:, 0] - 0.5, (-1, 1, 1, 1))
+    images = images + brightness
+    saturation = ops.reshape(params[:, 1] * 2.0, (-1, 1, 1, 1))
+    channel_mean = ops.mean(images, axis=3, keepdims=True)
+    images = (images - channel_mean) * saturation + channel_mean
+    contrast = ops.reshape(params[:, 2] + 0.5, (-1, 1, 1, 1))
+    pixel_mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
+    return (images - pixel_mean) * contrast + pixel_mean
+
+
+def _shifted_indices(size: int, shift: Any) -> Any:
+    """Per-image source indices for a shift; out-of-range ones point at a zero border."""
+    ops = keras_module().ops
+    positions = ops.arange(size)[None, :] - shift[:, None]
+    inside = ops.logical_and(positions >= 0, positions < size)
+    # Index `size` is the zero row or column appended by the caller.
+    return ops.where(inside, positions, size)
+
+
+def _translation(images: Any, params: Any) -> Any:
+    ops = keras_module().ops
+    _, height, width, channels = images.shape
+    limit_y = max(1, int(height * TRANSLATION_FRACTION + 0.5))
+    limit_x = max(1, int(width * TRANSLATION_FRACTION + 0.5))
+    shift_y = ops.cast(ops.round((params[:, 0] * 2 - 1) * limit_y), "int32")
+    shift_x = ops.cast(ops.round((params[:, 1] * 2 - 1) * limit_x), "int32")
+    batch = ops.shape(images)[0]
+    padded = ops.concatenate([images, ops.zeros((batch, 1, width, channels), images.dtype)], axis=1)
+    rows = _shifted_indices(height, shift_y)
+    images = ops.take_along_axis(padded, ops.reshape(rows, (-1, height, 1, 1)), axis=1)
+    padded = ops.concatenate([images, ops.zeros((batch, height, 1, channels), images.dtype)], axis=2)
+    columns = _shifted_indices(width, shift_x)
+    return ops.take_along_axis(padded, ops.reshape(columns, (-1, 1, width, 1)), axis=2)
+
+
+def _cutout(images: Any, params: Any) -> Any:
+    ops = keras_module().ops
+    _, height, width, _ = images.shape
+    half_y, half_x = height * CUTOUT_FRACTION / 2, width * CUTOUT_FRACTION / 2
+    centre_y = ops.reshape(params[:, 0] * height, (-1, 1, 1, 1))
+    centre_x = ops.reshape(params[:, 1] * width, (-1, 1, 1, 1))
+    rows = ops.reshape(ops.cast(ops.arange(height), images.dtype) + 0.5, (1, -1, 1, 1))
+    columns = ops.reshape(ops.cast(ops.arange(width), images.dtype) + 0.5, (1, 1, -1, 1))
+    inside = ops.logical_and(ops.abs(rows - centre_y) < half_y, ops.abs(columns - centre_x) < half_x)
+    return images * ops.cast(ops.logical_not(inside), images.dtype)

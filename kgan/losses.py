@@ -1,0 +1,72 @@
+"""Adversarial losses: what D minimises on real and fake scores, and what G minimises.
+
+Each loss gives per-sample values from D's scores (its first output column);
+the trainer averages them. ``bce`` is the original GAN's binary cross-entropy
+with the non-saturating generator loss, ``hinge`` the hinge loss of SAGAN and
+BigGAN, and ``wgan-gp`` the Wasserstein loss of a linear critic with the
+gradient penalty of Gulrajani et al. (2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kgan.backend import keras_module, tensorflow_module
+
+keras = keras_module()
+ops = keras.ops
+tf = tensorflow_module()
+
+
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """One of LOSSES; ``from_logits`` says whether bce scores are logits or probabilities."""
+
+    name: str = "bce"
+    from_logits: bool = True
+
+    @property
+    def is_wasserstein(self) -> bool:
+        return self.name == "wgan-gp"
+
+    def discriminator(self, real_scores: Any, fake_scores: Any) -> Any:
+        """Per-sample loss D minimises."""
+        if self.name == "bce":
+            return _bce(real_scores, True, self.from_logits) + _bce(fake_scores, False, self.from_logits)
+        if self.name == "hinge":
+            return ops.relu(1.0 - real_scores) + ops.relu(1.0 + fake_scores)
+        return fake_scores - real_scores
+
+    def generator(self, fake_scores: Any) -> Any:
+        """Per-sample loss G minimises (the non-saturating form for bce)."""
+        if self.name == "bce":
+            return _bce(fake_scores, True, self.from_logits)
+        return -fake_scores
+
+    def real_probability(self, scores: Any) -> Any:
+        """What the status line shows as D(x): a probability for bce, the raw score otherwise."""
+        if self.name == "bce" and self.from_logits:
+            return ops.sigmoid(scores)
+        return scores
+
+
+def _bce(scores: Any, real: bool, from_logits: bool) -> Any:
+    targets = ops.ones_like(scores) if real else ops.zeros_like(scores)
+    return ops.binary_crossentropy(targets, scores, from_logits=from_logits)
+
+
+def gradient_penalty(critic: Any, real: Any, fake: Any, mix: Any) -> Any:
+    """Per-sample (||grad critic(x_hat)|| - 1)^2 at x_hat = mix * real + (1 - mix) * fake.
+
+    ``mix`` holds one factor in [0, 1] per sample; ``critic`` maps images to
+    one score per sample.
+    """
+    mix = ops.reshape(ops.cast(mix, real.dtype), (-1,) + (1,) * (len(real.shape) - 1))
+    mixed = mix * real + (1.0 - mix) * ops.cast(fake, real.dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        total = ops.sum(ops.cast(critic(mixed), "float32"))
+    gradients = ops.cast(tape.gradient(total, mixed), "float32")
+    norms = ops.sqrt(ops.sum(ops.square(gradients), axis=tuple(range(1, len(real.shape)))) + 1e-12)
+    return ops.square(norms - 1.0)
