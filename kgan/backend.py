@@ -99,6 +99,18 @@ def choose_precision(requested: str) -> str:
     return "bfloat16" if cpu_flags() & set(BFLOAT16_CPU_FLAGS) else "float32"
 
 
+@contextlib.contextmanager
+def precision_scope(precision: str) -> Iterator[None]:
+    """Build layers in ``precision`` inside the block, then restore the previous policy."""
+    keras = keras_module()
+    previous = keras.mixed_precision.dtype_policy()
+    use_precision(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def use_precision(precision: str) -> None:
     """Make layers built from now on compute in ``precision`` (weights stay float32)."""
     keras_module().mixed_precision.set_global_policy(POLICIES[precision])

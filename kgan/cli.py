@@ -98,6 +98,8 @@ def cli() -> None:
       kgan sample -n 64                    64 new images and a grid from the latest run
       kgan video --frames 300              a looping latent-space walk as MP4
       kgan video --timelapse --out t.gif   the training time-lapse as a GIF
+      kgan eval -n 10000                   FID and KID of the newest run
+      kgan runs                            every run at a glance
     """
 
 
@@ -204,6 +206,17 @@ def cli() -> None:
 @click.option(
     "--augment", metavar="POLICIES", help="Differentiable augmentation for small data: any of translation,cutout,color."
 )
+@click.option("--eval-every", type=click.IntRange(min=1), metavar="N", help="Compute FID and KID every N steps.")
+@click.option(
+    "--eval-data", type=click.Path(path_type=Path), help="Real images for --eval-every [default: the training folder]."
+)
+@click.option(
+    "--eval-n", type=click.IntRange(min=2), default=1000, show_default=True, help="Generated images per evaluation."
+)
+@click.option(
+    "--eval-features", type=click.Path(path_type=Path), help="A .keras feature model instead of Inception-v3."
+)
+@click.option("--eval-weights", type=click.Path(path_type=Path), help="A local copy of the Inception-v3 weights file.")
 @click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
@@ -435,6 +448,110 @@ def video(
         click.echo(f"seed {seed}, from {source.describe()}")
     width, height = result.size
     click.echo(f"wrote {result.path} ({result.frames} frames, {width}x{height}, {result.fps:g} fps)")
+
+
+@cli.command(name="eval")
+@click.option("--run", "run_path", help="Run folder or name, or checkpoint folder [default: newest run].")
+@_runs_dir_option
+@click.option("--data", type=click.Path(path_type=Path), help="Real images [default: the folder the run trained on].")
+@click.option("-n", "count", type=click.IntRange(min=2), default=10000, show_default=True, help="Generated images.")
+@click.option("--weights", type=click.Path(path_type=Path), help="A local copy of the Inception-v3 weights file.")
+@click.option(
+    "--features", type=click.Path(path_type=Path), help="Any .keras model whose output is a feature vector, instead."
+)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+@click.option("--no-ema", is_flag=True, help="Use G itself, not its moving average.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Where real images' features are cached.")
+@click.option("--no-cache", is_flag=True, help="Compute the real images' features every time.")
+def evaluate(
+    run_path: str | None,
+    runs_dir: Path,
+    data: Path | None,
+    count: int,
+    weights: Path | None,
+    features: Path | None,
+    seed: int,
+    no_ema: bool,
+    cache_dir: Path | None,
+    no_cache: bool,
+) -> None:
+    """Compute FID and KID between a run's generated images and real ones.
+
+    Standard FID: Inception-v3 pool features at 299x299, with ImageNet weights
+    that Keras downloads once (offline, pass the file with --weights). The
+    result is printed and appended to the run's metrics.jsonl.
+
+    \b
+    Examples:
+      kgan eval                                   # newest run against its own data, 10,000 images
+      kgan eval --run runs/faces-1 --data ./faces -n 50000
+      kgan eval --weights inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5
+      kgan eval --features my_classifier_features.keras -n 2000
+    """
+    from kgan.data_cache import default_cache_dir
+    from kgan.errors import OptionError
+    from kgan.evaluation import append_metrics, load_feature_model, real_images_for
+    from kgan.evaluation import evaluate as run_evaluation
+    from kgan.sampling import load_generator_source
+
+    if data is not None and not data.exists():
+        raise OptionError(f"--data {data} does not exist")
+    source = load_generator_source(run_path, runs_dir, average=not no_ema)
+    if source.run is None:
+        raise OptionError("kgan eval needs a run folder or checkpoint, not a lone .keras file")
+    real = real_images_for(source.run, data)
+    feature_model = load_feature_model(features, weights)
+    result = run_evaluation(
+        source, real, feature_model, count, seed, None if no_cache else (cache_dir or default_cache_dir())
+    )
+    append_metrics(source.run, result)
+    click.echo(result.summary())
+    click.echo(f"appended to {source.run.metrics_path}")
+
+
+@cli.command()
+@_runs_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def runs(runs_dir: Path, as_json: bool) -> None:
+    """List the runs: data, size, architecture and loss, steps, time, last losses, best FID.
+
+    \b
+    Examples:
+      kgan runs
+      kgan runs --runs-dir experiments --json
+    """
+    import json
+
+    from kgan.run_summary import format_table, list_runs
+
+    summaries = list_runs(runs_dir)
+    if as_json:
+        click.echo(json.dumps(summaries, indent=2))
+    elif not summaries:
+        click.echo(f"no runs in {runs_dir}/ yet; start one with 'kgan train DIR'")
+    else:
+        click.echo(format_table(summaries))
+
+
+@cli.command()
+@click.argument("run_name", metavar="RUN")
+@_runs_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def info(run_name: str, runs_dir: Path, as_json: bool) -> None:
+    """Show one run whole: options, data, model, checkpoints, metrics, outputs.
+
+    \b
+    Examples:
+      kgan info fashion-mnist-1
+      kgan info runs/faces-2 --json
+    """
+    import json
+
+    from kgan.run_summary import describe, format_description
+    from kgan.runs import find_run
+
+    details = describe(find_run(run_name, runs_dir))
+    click.echo(json.dumps(details, indent=2) if as_json else format_description(details))
 
 
 def _new_options(data_dir: Path | None, options: dict[str, Any]) -> Any:

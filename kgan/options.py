@@ -69,6 +69,12 @@ class TrainOptions:
     info_continuous: int | None = None
     ema: float | None = None
     augment: str | None = None
+    # FID and KID during training (kgan.evaluation).
+    eval_every: int | None = None
+    eval_data: Path | None = None
+    eval_n: int = 1000
+    eval_features: Path | None = None
+    eval_weights: Path | None = None
     # Set only when continuing a run; never saved in config.json.
     resume: Path | None = None
 
@@ -102,6 +108,15 @@ class TrainOptions:
         if self.name is not None and not RUN_NAME.match(self.name):
             raise OptionError(f"--name {self.name!r}: use letters, digits, '.', '_' and '-' only")
         self._validate_family()
+        if self.eval_every is not None:
+            _positive("--eval-every", self.eval_every)
+        elif self.eval_data is not None or self.eval_features is not None or self.eval_weights is not None:
+            raise OptionError("--eval-data, --eval-features and --eval-weights need --eval-every")
+        if self.eval_n < 2:
+            raise OptionError(f"--eval-n must be at least 2, not {self.eval_n}")
+        for name in ("eval_data", "eval_features", "eval_weights"):
+            value = getattr(self, name)
+            setattr(self, name, Path(value).absolute() if value is not None else None)
         default_lr = DEFAULT_LEARNING_RATES[self.optimizer]
         if self.loss == "wgan-gp" and self.optimizer == "adam":
             default_lr = WGAN_GP_LEARNING_RATE
@@ -176,6 +191,7 @@ _FIELD_TYPES = {
     "checkpoint_every": int, "keep_checkpoints": int, "fit": str, "background": str, "precision": str,
     "strategy": str, "cache_dir": str, "loss": str, "critic_steps": int, "gp_weight": float, "conditional": bool,
     "info_codes": bool, "info_categories": int, "info_continuous": int, "ema": float, "augment": str,
+    "eval_every": int, "eval_data": str, "eval_n": int, "eval_features": str, "eval_weights": str,
 }  # fmt: skip
 # Options that may change when a run is resumed; the rest shape the networks or the data.
 RESUMABLE_OPTIONS = (
@@ -188,6 +204,11 @@ RESUMABLE_OPTIONS = (
     "keep_checkpoints",
     "strategy",
     "cache_dir",
+    "eval_every",
+    "eval_data",
+    "eval_n",
+    "eval_features",
+    "eval_weights",
 )
 BUDGET_OPTIONS = ("steps", "epochs", "minutes")
 

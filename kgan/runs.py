@@ -6,6 +6,8 @@
         samples/step-NNNNNN.png    grids from one fixed noise batch
         sample_noise.npy       that noise batch
         logs/losses.jsonl      one JSON line per training step
+        logs/events.*          TensorBoard: losses, images/s, metrics, sample grids
+        metrics.jsonl          FID and KID from kgan eval and --eval-every
         skipped.json           the files the data loader skipped, and why
         generated/NNNN/        what `kgan sample` writes
         videos/                what `kgan video` writes
@@ -61,6 +63,10 @@ class Run:
     @property
     def losses_path(self) -> Path:
         return self.logs_dir / "losses.jsonl"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
 
     @property
     def sample_noise_path(self) -> Path:

@@ -40,8 +40,10 @@ class GeneratorSource:
 
     @property
     def step(self) -> int | None:
-        folder = self.checkpoint if self.checkpoint.is_dir() else self.checkpoint.parent
-        return checkpoint_step(folder) if CHECKPOINT_NAME.match(folder.name) else None
+        for folder in (self.checkpoint, self.checkpoint.parent):
+            if CHECKPOINT_NAME.match(folder.name):
+                return checkpoint_step(folder)
+        return None
 
     def describe(self) -> str:
         where = self.run.path if self.run else self.checkpoint

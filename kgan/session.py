@@ -69,6 +69,8 @@ class Session:
     elapsed_before: float = 0.0
     # A worker's scratch folder (multi-worker runs): removed when training ends.
     scratch: Path | None = None
+    # FID and KID every --eval-every steps (on the chief): the feature model and the real images.
+    evaluator: Any = None
 
     @property
     def multiworker(self) -> bool:
@@ -84,11 +86,24 @@ def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any
         backend.make_deterministic()
     distribution = make_distribution(options.strategy)
     check_batch_split(options.batch_size, distribution.replicas)
+    evaluator = _make_evaluator(options, distribution) if options.eval_every else None
     precision = backend.choose_precision(options.precision)
     backend.use_precision(precision)
     backend.keras_module().utils.set_random_seed(seed)
     reporter.message(f"running on {backend.describe_devices()}, {precision}, {distribution.describe()}")
-    return distribution, precision
+    return distribution, precision, evaluator
+
+
+def _make_evaluator(options: TrainOptions, distribution: Any) -> Any:
+    """Load the feature model now, so that missing weights stop the run before it trains."""
+    if not distribution.is_chief:
+        return None
+    from kgan import backend
+    from kgan.evaluation import load_feature_model
+
+    # Features are computed in float32 whatever the training precision.
+    with backend.precision_scope("float32"):
+        return load_feature_model(options.eval_features, options.eval_weights)
 
 
 def _scratch_run() -> tuple[Run, Path]:
@@ -124,7 +139,7 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     labels = labels_for(condition, folder)
 
     # Set up devices, then create the run folder (the chief's, on a multi-worker run).
-    distribution, precision = _set_up_runtime(options, seed, reporter)
+    distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
     scratch = None
     if distribution.is_chief:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
@@ -143,7 +158,19 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
         f"batch {options.batch_size}, seed {seed}"
     )
-    return Session(run, options, folder, trainer, seed, fixed_noise, distribution, labels, condition, scratch=scratch)
+    return Session(
+        run,
+        options,
+        folder,
+        trainer,
+        seed,
+        fixed_noise,
+        distribution,
+        labels,
+        condition,
+        scratch=scratch,
+        evaluator=evaluator,
+    )
 
 
 def condition_for(options: TrainOptions, folder: ImageFolder) -> NoCondition:
@@ -248,7 +275,7 @@ def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
     fixed_noise = _load_sample_noise(run, options.latent_dim + condition.code_size)
 
     # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
-    distribution, _ = _set_up_runtime(options, seed, reporter)
+    distribution, _, evaluator = _set_up_runtime(options, seed, reporter)
     writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
 
     # Load networks, optimizers and counters from the newest checkpoint.
@@ -278,7 +305,17 @@ def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
             average,
         )
     session = Session(
-        writes_to, options, folder, trainer, seed, fixed_noise, distribution, labels, condition, scratch=scratch
+        writes_to,
+        options,
+        folder,
+        trainer,
+        seed,
+        fixed_noise,
+        distribution,
+        labels,
+        condition,
+        scratch=scratch,
+        evaluator=evaluator,
     )
     if checkpoint is not None:
         session.step = _state_int(state, "step", checkpoint)

@@ -29,6 +29,7 @@ from kgan.options import TrainOptions
 from kgan.progress import Reporter, SilentReporter, TrainStatus
 from kgan.runs import Run, sample_name
 from kgan.session import Session, new_session, resume_session
+from kgan.tensorboard import TensorBoardLog
 
 RATE_WINDOW_STEPS = 20
 
@@ -85,11 +86,19 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     def elapsed() -> float:
         return session.elapsed_before + time.monotonic() - started
 
+    board = TensorBoardLog(run.logs_dir)
+
     def write_sample() -> None:
         # Only deterministic content goes into the file, so that the same seed
         # gives the same bytes; the time-lapse takes elapsed times from the log.
         grid = make_grid(to_uint8(trainer.generate(session.fixed_noise)))
         save_png(run.samples_dir / sample_name(session.step), grid, {"kgan:step": str(session.step)})
+        board.image(session.step, "samples", grid)
+
+    def evaluate_now() -> None:
+        result = _evaluate(session)
+        board.scalars(session.step, {"metrics/fid": result.fid, "metrics/kid": result.kid})
+        reporter.message(result.summary())
 
     def checkpoint() -> Path:
         state = {"images_seen": session.images_seen, "elapsed_seconds": elapsed(), "seed": session.seed}
@@ -145,11 +154,15 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
                     "Try lower learning rates (--g-lr, --d-lr)."
                 )
             reporter.status(status)
+            board.scalars(session.step, _board_scalars(status))
             if session.step % options.sample_every == 0:
                 write_sample()
             if session.step % options.checkpoint_every == 0:
                 losses_log.flush()
+                board.flush()
                 checkpoint()
+            if session.evaluator is not None and session.step % options.eval_every == 0:
+                evaluate_now()
             if metrics["stop"] > 0:
                 stopped_early = elapsed() < deadline
                 break
@@ -159,7 +172,40 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     if session.step % options.sample_every and not (run.samples_dir / sample_name(session.step)).exists():
         write_sample()
     final = checkpoint()
+    board.close()
     return TrainResult(run, session.step, final, elapsed(), stopped_early)
+
+
+def _board_scalars(status: TrainStatus) -> dict[str, float]:
+    values = {
+        "loss/discriminator": status.d_loss,
+        "loss/generator": status.g_loss,
+        "discriminator/real": status.d_real,
+        "discriminator/fake": status.d_fake,
+        "speed/images_per_second": status.images_per_second,
+    }
+    values.update({f"loss/{name}": value for name, value in status.extras.items()})
+    return values
+
+
+def _evaluate(session: Session) -> Any:
+    """FID and KID of the current generator (its average, if kept), added to metrics.jsonl."""
+    from kgan.evaluation import append_metrics, evaluate, real_images_for
+    from kgan.runs import checkpoint_name
+    from kgan.sampling import GeneratorSource
+
+    trainer, run = session.trainer, session.run
+    source = GeneratorSource(
+        run,
+        run.checkpoints_dir / checkpoint_name(session.step),
+        trainer.average if trainer.average is not None else trainer.generator,
+        session.condition,
+        averaged=trainer.average is not None,
+    )
+    real = real_images_for(run, session.options.eval_data or session.options.data_dir)
+    result = evaluate(source, real, session.evaluator, session.options.eval_n, cache_dir=session.options.cache_dir)
+    append_metrics(run, result)
+    return result
 
 
 def _log_record(status: TrainStatus) -> dict[str, Any]:

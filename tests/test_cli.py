@@ -175,7 +175,17 @@ def _kgan(*argv: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["--version"], ["train", "--help"], ["sample", "-n", "0"], ["train", "--batch-size", "0"]]
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["train", "--help"],
+        ["sample", "-n", "0"],
+        ["train", "--batch-size", "0"],
+        ["eval", "--help"],
+        ["runs", "--runs-dir", "/nonexistent"],
+        ["info", "--help"],
+    ],
 )
 def test_help_version_and_option_errors_answer_without_tensorflow(argv):
     started = time.monotonic()

@@ -1,0 +1,204 @@
+"""Runs at a glance: ``kgan runs`` (a table) and ``kgan info RUN`` (one run whole).
+
+Reads only the run folders' JSON files, never TensorFlow, so both answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kgan.errors import RunError
+from kgan.progress import format_elapsed
+from kgan.runs import Run, checkpoint_step, read_json
+
+TABLE_COLUMNS = (
+    ("name", "RUN"),
+    ("data", "DATA"),
+    ("shape", "SIZE"),
+    ("kind", "ARCH/LOSS"),
+    ("step", "STEPS"),
+    ("elapsed", "ELAPSED"),
+    ("last_losses", "LAST D/G"),
+    ("best_fid", "BEST FID"),
+)
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    records = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a kill
+                if isinstance(record, dict):
+                    records.append(record)
+    except OSError:
+        pass
+    return records
+
+
+def last_json_line(path: Path, tail_bytes: int = 4096) -> dict[str, Any] | None:
+    """The last complete JSON line of a (possibly long) .jsonl file."""
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(0, 2)
+            size = stream.tell()
+            stream.seek(max(0, size - tail_bytes))
+            lines = stream.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+def _variant(config: dict[str, Any]) -> str:
+    options, model = config.get("options", {}), config.get("model", {})
+    parts = [model.get("arch", "?"), options.get("loss", "bce")]
+    condition = model.get("condition", {}).get("kind", "none")
+    if condition == "classes":
+        parts.append("conditional")
+    elif condition == "info":
+        parts.append("infogan")
+    if options.get("ema"):
+        parts.append("ema")
+    if options.get("augment"):
+        parts.append("augment")
+    return "/".join(parts)
+
+
+def summarize(run: Run) -> dict[str, Any]:
+    """One run's vital figures, as JSON-ready values (None where unknown)."""
+    config = run.read_config()
+    model = config.get("model", {})
+    checkpoint = run.latest_checkpoint()
+    state = {}
+    if checkpoint is not None:
+        try:
+            state = read_json(checkpoint / "state.json")
+        except RunError:
+            state = {}
+    last = last_json_line(run.losses_path) or {}
+    fids = [record["fid"] for record in _json_lines(run.metrics_path) if isinstance(record.get("fid"), (int, float))]
+    data_path = config.get("data", {}).get("path")
+    return {
+        "name": run.name,
+        "path": str(run.path),
+        "data": Path(data_path).name if data_path else None,
+        "shape": f"{model.get('resolution')}x{model.get('resolution')}x{model.get('channels')}",
+        "kind": _variant(config),
+        "step": checkpoint_step(checkpoint) if checkpoint is not None else 0,
+        "elapsed_seconds": state.get("elapsed_seconds"),
+        "d_loss": last.get("d_loss"),
+        "g_loss": last.get("g_loss"),
+        "best_fid": min(fids) if fids else None,
+        "created_at": config.get("created_at"),
+    }
+
+
+def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    """Summaries of every run folder under ``runs_dir``, oldest first; damaged ones are skipped."""
+    summaries = []
+    if runs_dir.is_dir():
+        for path in sorted(runs_dir.iterdir()):
+            if (path / "config.json").is_file():
+                try:
+                    summaries.append(summarize(Run(path)))
+                except (RunError, KeyError, TypeError, ValueError):
+                    continue
+    return sorted(summaries, key=lambda item: (item["created_at"] or "", item["name"]))
+
+
+def _cell(summary: dict[str, Any], key: str) -> str:
+    if key == "elapsed":
+        seconds = summary["elapsed_seconds"]
+        return format_elapsed(seconds) if seconds is not None else "-"
+    if key == "last_losses":
+        d_loss, g_loss = summary["d_loss"], summary["g_loss"]
+        return f"{d_loss:.3f}/{g_loss:.3f}" if d_loss is not None and g_loss is not None else "-"
+    if key == "best_fid":
+        return f"{summary['best_fid']:.2f}" if summary["best_fid"] is not None else "-"
+    if key == "step":
+        return f"{summary['step']:,}"
+    value = summary[key]
+    return "-" if value is None else str(value)
+
+
+def format_table(summaries: list[dict[str, Any]]) -> str:
+    """The runs as an aligned text table."""
+    rows = [[title for _, title in TABLE_COLUMNS]]
+    rows += [[_cell(summary, key) for key, _ in TABLE_COLUMNS] for summary in summaries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def describe(run: Run) -> dict[str, Any]:
+    """Everything about one run: config, checkpoints, samples, metrics, outputs."""
+    config = run.read_config()
+    checkpoints = []
+    for checkpoint in run.checkpoints():
+        size = sum(f.stat().st_size for f in checkpoint.iterdir() if f.is_file())
+        checkpoints.append({"step": checkpoint_step(checkpoint), "path": str(checkpoint), "megabytes": size / 2**20})
+    return {
+        "summary": summarize(run),
+        "config": config,
+        "checkpoints": checkpoints,
+        "sample_grids": len(run.sample_grids()),
+        "metrics": _json_lines(run.metrics_path),
+        "generated": sorted(str(p) for p in (run.path / "generated").glob("*") if p.is_dir()),
+        "videos": sorted(str(p) for p in (run.path / "videos").glob("*") if p.is_file()),
+        "skipped_files": len(read_json_list(run.skipped_path)),
+    }
+
+
+def read_json_list(path: Path) -> list[Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
+def format_description(details: dict[str, Any]) -> str:
+    """``describe``'s result as readable text."""
+    summary, config = details["summary"], details["config"]
+    options, model, data = config.get("options", {}), config.get("model", {}), config.get("data", {})
+    lines = [
+        f"run        {summary['name']}  ({summary['path']})",
+        f"created    {config.get('created_at', '-')}  with kgan {config.get('kgan_version', '?')}, "
+        f"Keras {config.get('keras_version', '?')}, TensorFlow {config.get('tensorflow_version', '?')}",
+        f"data       {data.get('path', '-')}: {data.get('images', '?')} images, fingerprint {data.get('fingerprint')}",
+        f"model      {summary['kind']} at {summary['shape']}, latent {model.get('latent_dim')}, "
+        f"width {model.get('width')}, {model.get('precision', 'float32')}",
+        f"training   step {summary['step']:,}, {_cell(summary, 'elapsed')} elapsed, batch {options.get('batch_size')}, "
+        f"seed {config.get('seed')}, last D/G {_cell(summary, 'last_losses')}",
+    ]
+    if data.get("classes"):
+        lines.append("classes    " + ", ".join(f"{name} ({count})" for name, count in data["classes"].items()))
+    if config.get("resumed"):
+        lines.append("resumed    at steps " + ", ".join(str(item.get("at_step")) for item in config["resumed"]))
+    lines.append(f"samples    {details['sample_grids']} grids in {Path(summary['path']) / 'samples'}")
+    for checkpoint in details["checkpoints"]:
+        lines.append(f"checkpoint step {checkpoint['step']:,}: {checkpoint['path']} ({checkpoint['megabytes']:.1f} MB)")
+    for record in details["metrics"]:
+        lines.append(
+            f"metrics    step {record.get('step')}: FID {record.get('fid', float('nan')):.2f}, "
+            f"KID {record.get('kid', float('nan')):.4f} (n {record.get('n')}, {record.get('features')})"
+        )
+    for path in details["generated"] + details["videos"]:
+        lines.append(f"output     {path}")
+    if details["skipped_files"]:
+        lines.append(f"skipped    {details['skipped_files']} files (see skipped.json)")
+    lines.append(
+        "options    " + ", ".join(f"{key}={value}" for key, value in sorted(options.items()) if value is not None)
+    )
+    return "\n".join(lines)
