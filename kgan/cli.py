@@ -100,6 +100,7 @@ def cli() -> None:
       kgan video --timelapse --out t.gif   the training time-lapse as a GIF
       kgan eval -n 10000                   FID and KID of the newest run
       kgan runs                            every run at a glance
+      kgan dream photo.jpg                 DeepDream with the run's discriminator
     """
 
 
@@ -552,6 +553,138 @@ def info(run_name: str, runs_dir: Path, as_json: bool) -> None:
 
     details = describe(find_run(run_name, runs_dir))
     click.echo(json.dumps(details, indent=2) if as_json else format_description(details))
+
+
+@cli.command()
+@click.argument("image", required=False, type=click.Path(path_type=Path))
+@click.option("--run", "run_path", help="Dream with this run's discriminator [default: the newest run].")
+@_runs_dir_option
+@click.option("--model", "model_name", help="vgg16, inceptionv3, or PATH.keras instead of a run's discriminator.")
+@click.option("--weights", type=click.Path(path_type=Path), help="A local ImageNet weights file for vgg16/inceptionv3.")
+@click.option("--layer", "layers", multiple=True, help="A layer to excite (repeatable) [default: the model's usual].")
+@click.option("--list-layers", is_flag=True, help="Print the model's layer names and output shapes, then stop.")
+@click.option("--steps", type=click.IntRange(min=1), default=40, show_default=True, help="Gradient steps per octave.")
+@click.option("--octaves", type=click.IntRange(min=1), default=4, show_default=True, help="Scales, smallest first.")
+@click.option(
+    "--octave-scale",
+    type=click.FloatRange(min=1, min_open=True),
+    default=1.4,
+    show_default=True,
+    help="Size ratio between octaves.",
+)
+@click.option(
+    "--step-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.5,
+    show_default=True,
+    help="Pixels (0-255) per normalised gradient step.",
+)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="For the jitter.")
+@click.option("--guide", type=click.Path(path_type=Path), help="Grow only what the network sees in this image.")
+@click.option("--frames", type=click.IntRange(min=1), help="Make a zoom-into-the-dream video of this many frames.")
+@click.option("--zoom", type=click.FloatRange(min=1), default=1.05, show_default=True, help="Zoom per video frame.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=15, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Output image, or .mp4/.gif with --frames.")
+def dream(
+    image: Path | None,
+    run_path: str | None,
+    runs_dir: Path,
+    model_name: str | None,
+    weights: Path | None,
+    layers: tuple[str, ...],
+    list_layers: bool,
+    steps: int,
+    octaves: int,
+    octave_scale: float,
+    step_size: float,
+    seed: int,
+    guide: Path | None,
+    frames: int | None,
+    zoom: float,
+    fps: float,
+    out: Path | None,
+) -> None:
+    """DeepDream: change IMAGE so a network's chosen layers fire harder.
+
+    By default the network is the newest run's discriminator, which shows
+    what kgan's own critic has learned to look for; --model picks an ImageNet
+    classifier or any .keras model. Low layers give strokes and textures, high
+    layers give objects; --guide grows only the guide image's features.
+
+    \b
+    Examples:
+      kgan dream photo.jpg                           # with the newest run's discriminator
+      kgan dream photo.jpg --model inceptionv3 --layer mixed4 --layer mixed5
+      kgan dream photo.jpg --model vgg16 --guide cat.jpg --out cat-dream.png
+      kgan dream photo.jpg --frames 120 --zoom 1.05 --out dive.mp4
+      kgan dream --model vgg16 --list-layers
+    """
+    from kgan.dataset import read_image
+    from kgan.dream import DreamSettings, check_settings
+    from kgan.errors import OptionError
+
+    settings = DreamSettings(layers, steps, octaves, octave_scale, step_size, seed)
+    check_settings(settings)
+    if image is None and not list_layers:
+        raise OptionError("give an IMAGE to dream on (or --list-layers)")
+    if weights is not None and model_name not in ("vgg16", "inceptionv3"):
+        raise OptionError("--weights goes with --model vgg16 or --model inceptionv3")
+    picture = read_image(image) if image is not None else None
+    guide_picture = read_image(guide) if guide is not None else None
+    if out is not None and frames is not None:
+        from kgan.video import check_video_path
+
+        check_video_path(out)
+
+    dream_model = _dream_model(model_name, weights, run_path, runs_dir)
+    if list_layers:
+        for name, shape in dream_model.layers():
+            click.echo(f"{name:32} {shape}")
+        return
+
+    from kgan.dream import Dreamer, to_image, to_pixels, zoom_frames
+
+    dreamer = Dreamer(dream_model, settings, guide_picture)
+    pixels = to_pixels(picture, dream_model.channels)
+    click.echo(
+        f"dreaming with {dream_model.name}, layers {', '.join(dreamer.layers)}, {picture.width}x{picture.height}"
+    )
+    if frames is None:
+        out = out or _numbered_file(Path("."), f"{image.stem}-dream", ".png")
+        try:
+            to_image(dreamer.dream(pixels)).save(out)
+        except (OSError, ValueError) as error:
+            raise OptionError(f"cannot write {out}: {error}") from None
+    else:
+        from kgan.video import write_video
+
+        out = out or _numbered_file(Path("."), f"{image.stem}-dream", ".mp4")
+        frames_written = write_video(
+            out, (frame.convert("RGB") for frame in zoom_frames(dreamer, pixels, frames, zoom)), fps
+        )
+        click.echo(f"{frames_written} frames")
+    click.echo(f"wrote {out} (objective {dreamer.objective_history[0]:.3g} -> {dreamer.objective_history[-1]:.3g})")
+
+
+def _dream_model(model_name: str | None, weights: Path | None, run_path: str | None, runs_dir: Path) -> Any:
+    """The network to dream with: an ImageNet model, a .keras file, or a run's discriminator."""
+    from kgan import backend
+
+    backend.keras_module()
+    from kgan.dream import IMAGENET_MODELS, discriminator_model, imagenet_model, keras_file_model
+    from kgan.errors import OptionError
+    from kgan.runs import resolve_checkpoint
+
+    if model_name is not None:
+        if model_name in IMAGENET_MODELS:
+            return imagenet_model(model_name, weights)
+        if model_name.endswith(".keras"):
+            return keras_file_model(Path(model_name))
+        raise OptionError(f"--model must be vgg16, inceptionv3 or a .keras file, not {model_name!r}")
+    run, checkpoint = resolve_checkpoint(run_path, runs_dir)
+    if run is None or not checkpoint.is_dir():
+        raise OptionError("dreaming with a discriminator needs a run folder or checkpoint folder")
+    return discriminator_model(checkpoint, int(run.read_config()["model"]["channels"]))
 
 
 def _new_options(data_dir: Path | None, options: dict[str, Any]) -> Any:

@@ -221,17 +221,17 @@ def _reason_for(error: Exception) -> str:
     return UNREADABLE
 
 
-def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarray:
-    """Decode one file into a (resolution, resolution, 3) uint8 array, or raise _Skip."""
+def _read_flat(path: Path, background: int, draft_side: int | None = None) -> Image.Image:
+    """Open and fully decode one file as an 'L' or 'RGB' image, upright, or raise _Skip."""
     image = _open(path)
     try:
-        if image.format == "JPEG":
+        if draft_side and image.format == "JPEG":
             # Let libjpeg decode at a reduced scale that still covers the target.
-            image.draft(image.mode, (resolution, resolution))
+            image.draft(image.mode, (draft_side, draft_side))
         image.seek(0)  # the first frame of a GIF, WebP or TIFF
         image.load()
         image = ImageOps.exif_transpose(image)
-        image = _flatten(image, background)
+        return _flatten(image, background)
     except _Skip:
         raise
     except Image.DecompressionBombError:
@@ -240,6 +240,24 @@ def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarra
         raise _Skip(UNSUPPORTED) from None
     except (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError, TypeError, MemoryError) as error:
         raise _Skip(_reason_for(error)) from None
+
+
+def read_image(path: Path, background: str = "white") -> Image.Image:
+    """One image file of any format and mode as 'L' or 'RGB'; DataError naming the problem otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not an image")
+    try:
+        return _read_flat(path, BACKGROUNDS[background])
+    except _Skip as skip:
+        raise DataError(f"cannot read {path}: {skip.reason}") from None
+
+
+def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarray:
+    """Decode one file into a (resolution, resolution, 3) uint8 array, or raise _Skip."""
+    image = _read_flat(path, background, draft_side=resolution)
     size = (resolution, resolution)
     if fit == "pad":
         fill = (background,) * 3 if image.mode == "RGB" else background

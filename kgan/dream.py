@@ -1,0 +1,331 @@
+"""DeepDream: change the image, not the weights, so a network's chosen layers fire harder.
+
+As in the seed (Mordvintsev et al., Google's DeepDream): gradient ascent on the
+image to maximise the mean square of the chosen layers' activations, with
+steps normalised by the gradient's mean size, run at several scales
+("octaves") from small to full size, putting back after each octave the
+detail that shrinking the image lost. With a guide image, the objective is
+instead the match between the image's activations and the guide's average
+activation, so only "the guide's features" grow.
+
+Models: a run's discriminator (what kgan's own critic has learned), the
+ImageNet classifiers VGG16 and Inception-v3 (weights downloaded once by Keras,
+or ``--weights PATH``), or any .keras model. The image is kept in pixel units
+(0-255) and each model prepares it its own way. Gradients are computed on
+tiles, with a random shift each step so tile edges never show, so memory
+stays bounded for large images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from kgan.backend import keras_module, tensorflow_module
+from kgan.errors import KganError
+
+IMAGENET_MODELS = {
+    "vgg16": ("VGG16", ("block4_conv3",)),
+    "inceptionv3": ("InceptionV3", ("mixed3", "mixed5")),
+}
+TILE = 512
+JITTER = 32
+
+
+class DreamError(KganError):
+    """The dream model or a layer cannot be had."""
+
+
+@dataclass
+class DreamModel:
+    """A network to dream with: its layers, how it takes pixels, and which channels it sees."""
+
+    name: str
+    model: Any
+    default_layers: tuple[str, ...]
+    channels: int  # 1 or 3: the image is dreamt in this many channels
+    scaling: str  # "unit" ([-1, 1]), "caffe" (VGG), or "pixels" (0-255 as is)
+    extra_channels: int = 0  # zero planes appended (a conditional run's label channels)
+    extractors: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def layers(self) -> list[tuple[str, tuple]]:
+        """Every layer's name and output shape, input first."""
+        return [(layer.name, tuple(_output_shape(layer))) for layer in self.model.layers]
+
+    def prepare(self, pixels: Any) -> Any:
+        ops = keras_module().ops
+        if self.scaling == "unit":
+            pixels = pixels / 127.5 - 1.0
+        elif self.scaling == "caffe":
+            # VGG's own preprocessing: BGR order, ImageNet channel means removed.
+            pixels = pixels[..., ::-1] - ops.convert_to_tensor([103.939, 116.779, 123.68])
+        if self.extra_channels:
+            zeros = ops.zeros((*ops.shape(pixels)[:3], self.extra_channels), dtype=pixels.dtype)
+            pixels = ops.concatenate([pixels, zeros], axis=-1)
+        return pixels
+
+    def extractor(self, layer_names: tuple[str, ...]) -> Any:
+        """A model from the input to the named layers' outputs, for any image size."""
+        if layer_names not in self.extractors:
+            self.extractors[layer_names] = _activation_model(self.model, layer_names)
+        return self.extractors[layer_names]
+
+
+def _output_shape(layer: Any) -> Any:
+    try:
+        return layer.output.shape
+    except (AttributeError, ValueError):
+        return ()
+
+
+def _activation_model(model: Any, layer_names: tuple[str, ...]) -> Any:
+    keras = keras_module()
+    known = [layer.name for layer in model.layers]
+    for name in layer_names:
+        if name not in known:
+            raise DreamError(f"no layer {name!r}; see the names with --list-layers")
+    if isinstance(model, keras.Sequential):
+        # Rebuild on an input of any height and width, reusing the trained layers,
+        # up to the last layer asked for (the dense head needs a fixed size).
+        last = max(known.index(name) for name in layer_names)
+        inputs = keras.Input((None, None, model.input_shape[-1]))
+        outputs, tensor = {}, inputs
+        for layer in model.layers[: last + 1]:
+            tensor = layer(tensor)
+            outputs[layer.name] = tensor
+        return keras.Model(inputs, [outputs[name] for name in layer_names])
+    return keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
+
+
+def discriminator_model(checkpoint: Path, channels: int) -> DreamModel:
+    """A run's discriminator: its convolutional body, fed images in [-1, 1]."""
+    from kgan.checkpoints import _load_model, _verified_model_file
+    from kgan.runs import DISCRIMINATOR_FILE
+
+    model = _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=False)
+    body = [layer.name for layer in model.layers if type(layer).__name__ not in ("Flatten", "Dense", "Dropout")]
+    if not body:
+        raise DreamError(f"{checkpoint} has a discriminator without convolutional layers")
+    # The deepest activation before the dense head: what D has learned to look for.
+    return DreamModel("discriminator", model, (body[-1],), channels, "unit", model.input_shape[-1] - channels)
+
+
+def imagenet_model(name: str, weights: Path | None) -> DreamModel:
+    """VGG16 or Inception-v3 with ImageNet weights (downloaded once by Keras) or a local weights file."""
+    keras = keras_module()
+    class_name, default_layers = IMAGENET_MODELS[name]
+    if weights is not None and not Path(weights).is_file():
+        raise DreamError(f"--weights {weights} does not exist")
+    try:
+        model = getattr(keras.applications, class_name)(
+            weights=str(weights) if weights else "imagenet", include_top=False
+        )
+    except Exception as error:  # Keras raises a plain Exception when the download fails
+        if weights is None:
+            raise DreamError(
+                f"cannot download the {class_name} ImageNet weights (offline?); download the "
+                f"'{class_name.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5' file elsewhere "
+                "and pass it with --weights PATH"
+            ) from None
+        reason = " ".join(str(error).split())[:200]
+        raise DreamError(f"cannot load {class_name} weights from {weights}: {reason}") from None
+    return DreamModel(name, model, default_layers, 3, "caffe" if name == "vgg16" else "unit")
+
+
+def keras_file_model(path: Path) -> DreamModel:
+    """Any .keras model (safe mode), fed pixel values 0-255."""
+    keras = keras_module()
+    path = Path(path)
+    if not path.is_file():
+        raise DreamError(f"--model {path} does not exist")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:
+        reason = " ".join(str(error).split()).split(". ")[0][:200]
+        raise DreamError(f"cannot load {path}: {reason}") from None
+    if len(model.input_shape) != 4 or model.input_shape[-1] not in (1, 3):
+        raise DreamError(f"{path} does not take images (its input is {model.input_shape})")
+    convolutional = [layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()]
+    default = (convolutional[-1],) if convolutional else (model.layers[-1].name,)
+    return DreamModel(path.name, model, default, int(model.input_shape[-1]), "pixels")
+
+
+@dataclass(frozen=True)
+class DreamSettings:
+    """How to dream: layers, steps per octave, octaves and their scale, step size, jitter seed."""
+
+    layers: tuple[str, ...] = ()
+    steps: int = 40
+    octaves: int = 4
+    octave_scale: float = 1.4
+    step_size: float = 1.5
+    seed: int = 0
+
+
+def check_settings(settings: DreamSettings) -> None:
+    """Raise DreamError for settings that cannot work."""
+    if settings.steps < 1:
+        raise DreamError(f"--steps must be at least 1, not {settings.steps}")
+    if settings.octaves < 1:
+        raise DreamError(f"--octaves must be at least 1, not {settings.octaves}")
+    if not settings.octave_scale > 1:
+        raise DreamError(f"--octave-scale must be above 1, not {settings.octave_scale}")
+    if not settings.step_size > 0:
+        raise DreamError(f"--step-size must be positive, not {settings.step_size}")
+
+
+class Dreamer:
+    """Runs DeepDream with one model and settings; ``objective_history`` records each step's value."""
+
+    def __init__(self, dream_model: DreamModel, settings: DreamSettings, guide: Image.Image | None = None):
+        check_settings(settings)
+        self.dream_model = dream_model
+        self.settings = settings
+        self.layers = settings.layers or dream_model.default_layers
+        self.extractor = dream_model.extractor(self.layers)
+        self.objective_history: list[float] = []
+        self.octaves_run = 0
+        self._rng = np.random.default_rng(settings.seed)
+        self._guide = self._guide_targets(guide) if guide is not None else None
+        tf = tensorflow_module()
+        self._gradient = tf.function(self._objective_and_gradient, reduce_retracing=True)
+
+    def _activations(self, pixels: Any) -> list[Any]:
+        outputs = self.extractor(self.dream_model.prepare(pixels), training=False)
+        return outputs if isinstance(outputs, (list, tuple)) else [outputs]
+
+    def _guide_targets(self, guide: Image.Image) -> list[np.ndarray]:
+        """The guide's average activation vector in each layer, scaled to unit length."""
+        pixels = to_pixels(guide, self.dream_model.channels)[None]
+        targets = []
+        for activation in self._activations(keras_module().ops.convert_to_tensor(pixels)):
+            vector = keras_module().ops.convert_to_numpy(activation).reshape(-1, activation.shape[-1]).mean(axis=0)
+            targets.append(vector / (np.linalg.norm(vector) + 1e-8))
+        return targets
+
+    def _objective(self, pixels: Any) -> Any:
+        ops = keras_module().ops
+        total = 0.0
+        for index, activation in enumerate(self._activations(pixels)):
+            activation = ops.cast(activation, "float32")
+            if self._guide is None:
+                total = total + ops.mean(ops.square(activation))
+            else:
+                # How strongly each position points along the guide's features.
+                total = total + ops.mean(ops.sum(activation * self._guide[index], axis=-1))
+        return total
+
+    def _objective_and_gradient(self, pixels: Any) -> tuple[Any, Any]:
+        tf = tensorflow_module()
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            objective = self._objective(pixels)
+        return objective, tape.gradient(objective, pixels)
+
+    def objective(self, pixels: np.ndarray) -> float:
+        """The objective for an image (H, W, C) in pixel units."""
+        return float(self._objective(keras_module().ops.convert_to_tensor(pixels[None].astype(np.float32))))
+
+    def _gradient_tiled(self, pixels: np.ndarray) -> tuple[float, np.ndarray]:
+        """The gradient over the whole image, a tile at a time, after a random shift."""
+        height, width = pixels.shape[:2]
+        shift_y, shift_x = self._rng.integers(-JITTER, JITTER + 1, size=2)
+        rolled = np.roll(pixels, (shift_y, shift_x), axis=(0, 1))
+        gradient = np.zeros_like(rolled)
+        objective = 0.0
+        for top in range(0, height, TILE):
+            for left in range(0, width, TILE):
+                tile = rolled[top : top + TILE, left : left + TILE]
+                value, tile_gradient = self._gradient(tile[None])
+                gradient[top : top + TILE, left : left + TILE] = np.asarray(tile_gradient)[0]
+                objective += float(value) * tile.shape[0] * tile.shape[1] / (height * width)
+        return objective, np.roll(gradient, (-shift_y, -shift_x), axis=(0, 1))
+
+    def ascend(self, pixels: np.ndarray, steps: int) -> np.ndarray:
+        """``steps`` normalised gradient-ascent steps, pixels kept within 0-255."""
+        pixels = pixels.astype(np.float32)
+        for _ in range(steps):
+            objective, gradient = self._gradient_tiled(pixels)
+            self.objective_history.append(objective)
+            gradient /= np.mean(np.abs(gradient)) + 1e-8
+            pixels = np.clip(pixels + self.settings.step_size * gradient, 0.0, 255.0)
+        return pixels
+
+    def dream(self, pixels: np.ndarray, octaves: int | None = None, steps: int | None = None) -> np.ndarray:
+        """Dream at ``octaves`` scales, smallest first; returns an image of the input's size."""
+        octaves = self.settings.octaves if octaves is None else octaves
+        steps = self.settings.steps if steps is None else steps
+        original = pixels.astype(np.float32)
+        height, width = original.shape[:2]
+        sizes = [
+            (
+                max(8, round(height / self.settings.octave_scale**i)),
+                max(8, round(width / self.settings.octave_scale**i)),
+            )
+            for i in reversed(range(octaves))
+        ]
+        shrunk_original = resize(original, sizes[0])
+        image = shrunk_original
+        for size in sizes:
+            image = resize(image, size)
+            image = self.ascend(image, steps)
+            self.octaves_run += 1
+            # Shrinking lost detail; put back what the original has at this size.
+            lost_detail = resize(original, size) - resize(shrunk_original, size)
+            image = np.clip(image + lost_detail, 0.0, 255.0)
+            shrunk_original = resize(original, size)
+        return image
+
+
+def to_pixels(image: Image.Image, channels: int) -> np.ndarray:
+    """A Pillow image as float32 pixels (H, W, channels) in 0-255."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    pixels = np.asarray(image, dtype=np.float32)
+    return pixels[..., None] if channels == 1 else pixels
+
+
+def to_image(pixels: np.ndarray) -> Image.Image:
+    """Float pixels (H, W, 1 or 3) in 0-255 as an 'L' or 'RGB' Pillow image."""
+    array = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize float pixels (H, W, C) to (height, width) with bicubic interpolation, channel by channel."""
+    height, width = size
+    if pixels.shape[:2] == (height, width):
+        return pixels.copy()
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(pixels[..., c])).resize((width, height), Image.Resampling.BICUBIC)
+        )
+        for c in range(pixels.shape[-1])
+    ]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def zoom(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """Crop the centre by ``factor`` and scale it back to the same size."""
+    height, width = pixels.shape[:2]
+    crop_h, crop_w = max(1, round(height / factor)), max(1, round(width / factor))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return resize(pixels[top : top + crop_h, left : left + crop_w], (height, width))
+
+
+def zoom_frames(dreamer: Dreamer, pixels: np.ndarray, frames: int, factor: float) -> Any:
+    """Video frames: the full dream, then each next frame dreams briefly on a zoomed crop of the last."""
+    if frames < 1:
+        raise DreamError(f"--frames must be at least 1, not {frames}")
+    if not factor >= 1:
+        raise DreamError(f"--zoom must be at least 1, not {factor}")
+    current = dreamer.dream(pixels)
+    yield to_image(current)
+    follow_up_steps = max(1, math.ceil(dreamer.settings.steps / 4))
+    for _ in range(frames - 1):
+        current = dreamer.dream(zoom(current, factor), octaves=1, steps=follow_up_steps)
+        yield to_image(current)
