@@ -34,8 +34,11 @@ class Choice(click.Choice):
         return int(value) if str(value).isdigit() else value
 
 
-class Resolution(click.ParamType):
-    name = "auto|PIXELS"
+class AutoInt(click.ParamType):
+    """'auto' (None) or a whole number."""
+
+    def __init__(self, unit: str):
+        self.name = f"auto|{unit}"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
         if value is None or isinstance(value, int):
@@ -45,7 +48,7 @@ class Resolution(click.ParamType):
         try:
             return int(value)
         except ValueError:
-            self.fail(f"{value!r} is not 'auto' or a whole number of pixels", param, ctx)
+            self.fail(f"{value!r} is not 'auto' or a whole number", param, ctx)
 
 
 class StopFlag:
@@ -118,7 +121,7 @@ def cli() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option(
     "--resolution",
-    type=Resolution(),
+    type=AutoInt("PIXELS"),
     default="auto",
     show_default=True,
     help="Image side in pixels (16, 28, 32, 64, 128, ...); auto picks from the images, up to 64.",
@@ -180,6 +183,21 @@ def cli() -> None:
     default="white",
     show_default=True,
     help="What transparent pixels (and padding) become.",
+)
+@click.option(
+    "--video-stride",
+    type=AutoInt("K"),
+    default="auto",
+    show_default=True,
+    metavar="auto|K",
+    help="Video clips: keep every K-th frame; auto keeps 2 frames per second of video.",
+)
+@click.option(
+    "--max-frames-per-video",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="At most this many frames from one clip, spread over it, so a long clip cannot swamp the stills.",
 )
 @click.option(
     "--loss",

@@ -34,9 +34,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "kgan"
 
 
-def cache_key(fingerprint: str, resolution: int | None, channels: int | None, fit: str, background: str) -> str:
-    """The name of a folder's cache entry for these pixel-shaping options."""
-    description = json.dumps([CACHE_FORMAT, fingerprint, resolution, channels, fit, background])
+def cache_key(
+    fingerprint: str, resolution: int | None, channels: int | None, fit: str, background: str, clips: Any = None
+) -> str:
+    """The name of a folder's cache entry for these pixel-shaping (and clip-thinning) options."""
+    description = json.dumps([CACHE_FORMAT, fingerprint, resolution, channels, fit, background, clips])
     return hashlib.sha256(description.encode()).hexdigest()[:24]
 
 

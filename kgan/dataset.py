@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from kgan.clips import ClipPolicy, ClipReader, clip_kind, video_size
 from kgan.data_cache import CHUNK_IMAGES, CacheSink, MemorySink, cache_key, read_cache
 from kgan.errors import DataError
 from kgan.resolution import auto_resolution
@@ -59,6 +60,8 @@ class ImageFolder:
     fingerprint: str = ""
     # "read" (from the data cache), "written" (to it), "off", or why it is unavailable.
     cache: str = "off"
+    # Frames kept from each video clip or animation, by relative path.
+    videos: dict[str, int] = field(default_factory=dict)
 
     @property
     def resolution(self) -> int:
@@ -74,7 +77,11 @@ class ImageFolder:
 
     def summary(self) -> str:
         """One line such as '6000 images used, 2 skipped (1 empty, 1 truncated)'."""
-        line = f"{len(self.files)} images used, {len(self.skipped)} skipped"
+        line = f"{len(self.files)} images used"
+        if self.videos:
+            clips = len(self.videos)
+            line += f" ({sum(self.videos.values())} frames from {clips} clip{'s' if clips > 1 else ''})"
+        line += f", {len(self.skipped)} skipped"
         counts = self.skip_counts()
         if counts:
             line += " (" + ", ".join(f"{n} {reason}" for reason, n in counts.items()) + ")"
@@ -171,6 +178,9 @@ def _open(path: Path) -> Image.Image:
 
 
 def _shorter_side(path: Path) -> int | None:
+    if clip_kind(path) == "video":
+        size = video_size(path)
+        return min(size) if size else None
     try:
         with _open(path) as image:
             return min(image.size)
@@ -257,7 +267,11 @@ def read_image(path: Path, background: str = "white") -> Image.Image:
 
 def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarray:
     """Decode one file into a (resolution, resolution, 3) uint8 array, or raise _Skip."""
-    image = _read_flat(path, background, draft_side=resolution)
+    return _to_square(_read_flat(path, background, draft_side=resolution), resolution, fit, background)
+
+
+def _to_square(image: Image.Image, resolution: int, fit: str, background: int) -> np.ndarray:
+    """An 'L' or 'RGB' image cropped (or padded) and resized to a (resolution, resolution, 3) array."""
     size = (resolution, resolution)
     if fit == "pad":
         fill = (background,) * 3 if image.mode == "RGB" else background
@@ -280,15 +294,18 @@ def load_image_folder(
     background: str = "white",
     cache_dir: Path | None = None,
     workers: int | None = None,
+    clips: ClipPolicy | None = None,
 ) -> ImageFolder:
-    """Read every usable image under ``root`` into an array.
+    """Read every usable image under ``root`` (a folder, or one image or video file) into an array.
 
     ``resolution`` None picks one from the images' sizes; ``channels`` None
-    gives 1 when every usable image is gray and 3 otherwise. With a
+    gives 1 when every usable image is gray and 3 otherwise. Video clips and
+    animated GIF/WebP files give frames as ``clips`` says (kgan.clips). With a
     ``cache_dir`` the decoded images are kept there and later calls on the
     same unchanged files map them back in at once. Raises DataError when the
     folder is missing or nothing in it can be used.
     """
+    clips = clips or ClipPolicy()
     root = Path(root)
     if not root.exists():
         raise DataError(f"{root} does not exist")
@@ -300,13 +317,13 @@ def load_image_folder(
     if not files:
         raise DataError(f"{root} holds no files")
     fingerprint = folder_fingerprint(root, files)
-    key = cache_key(fingerprint, resolution, channels, fit, background)
+    key = cache_key(fingerprint, resolution, channels, fit, background, (clips.stride, clips.max_frames))
     if cache_dir is not None:
         cached = read_cache(cache_dir, key)
         if cached is not None:
             images, meta = cached
             skipped = [SkippedFile(item["path"], item["reason"]) for item in meta["skipped"]]
-            return ImageFolder(root, images, meta["files"], skipped, fingerprint, cache="read")
+            return ImageFolder(root, images, meta["files"], skipped, fingerprint, "read", meta.get("videos", {}))
 
     workers = workers or min(32, (os.cpu_count() or 1) + 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -315,22 +332,23 @@ def load_image_folder(
             resolution = auto_resolution(sides)
         sink, cache_state = _open_sink(cache_dir, key, resolution)
         try:
-            used, skipped, all_gray = _decode_all(pool, files, root, resolution, fit, background, sink)
-            if not used:
-                reasons = Counter(item.reason for item in skipped).most_common()
+            decoded = _Decoded(sink, root, resolution, fit, BACKGROUNDS[background])
+            decoded.decode_all(pool, files, clips)
+            if not decoded.used:
+                reasons = Counter(item.reason for item in decoded.skipped).most_common()
                 detail = ", ".join(f"{n} {reason}" for reason, n in reasons)
                 raise DataError(f"no usable images in {root} ({len(files)} files: {detail})")
-            gray = all_gray if channels is None else channels == 1
-            images = sink.finish(gray)
+            images = sink.finish(decoded.all_gray if channels is None else channels == 1)
+            skipped_json = [vars(item) for item in decoded.skipped]
             if isinstance(sink, CacheSink):
-                sink.describe({"files": used, "skipped": [vars(item) for item in skipped]})
+                sink.describe({"files": decoded.used, "skipped": skipped_json, "videos": decoded.videos})
         except OSError as error:
             sink.abandon()
             raise DataError(f"cannot write the data cache in {cache_dir}: {error.strerror or error}") from None
         except BaseException:
             sink.abandon()
             raise
-    return ImageFolder(root, images, used, skipped, fingerprint, cache=cache_state)
+    return ImageFolder(root, images, decoded.used, decoded.skipped, fingerprint, cache_state, decoded.videos)
 
 
 def _open_sink(cache_dir: Path | None, key: str, resolution: int) -> tuple[MemorySink | CacheSink, str]:
@@ -342,33 +360,59 @@ def _open_sink(cache_dir: Path | None, key: str, resolution: int) -> tuple[Memor
         return MemorySink(), f"unavailable ({error.strerror or error})"
 
 
-def _decode_all(
-    pool: ThreadPoolExecutor,
-    files: list[Path],
-    root: Path,
-    resolution: int,
-    fit: str,
-    background: str,
-    sink: MemorySink | CacheSink,
-) -> tuple[list[str], list[SkippedFile], bool]:
-    """Decode files in parallel, a chunk at a time, handing each usable image to the sink."""
+@dataclass
+class _Decoded:
+    """Hands decoded images and clip frames to a sink, and keeps the record of what was used."""
 
-    def decode(path: Path) -> np.ndarray | SkippedFile:
-        try:
-            return _decode(path, resolution, fit, BACKGROUNDS[background])
-        except _Skip as skip:
-            return SkippedFile(_relative(path, root), skip.reason)
+    sink: MemorySink | CacheSink
+    root: Path
+    resolution: int
+    fit: str
+    background: int
+    used: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    videos: dict[str, int] = field(default_factory=dict)
+    all_gray: bool = True
 
-    used: list[str] = []
-    skipped: list[SkippedFile] = []
-    all_gray = True
-    for start in range(0, len(files), CHUNK_IMAGES):
-        chunk = files[start : start + CHUNK_IMAGES]
-        for path, result in zip(chunk, pool.map(decode, chunk)):
-            if isinstance(result, SkippedFile):
-                skipped.append(result)
+    def add(self, image: np.ndarray, name: str) -> None:
+        self.sink.add(image)
+        self.used.append(name)
+        self.all_gray = self.all_gray and _is_gray(image)
+
+    def decode_all(self, pool: ThreadPoolExecutor, files: list[Path], clips: ClipPolicy) -> None:
+        """Stills in parallel, a chunk at a time; clips streamed frame by frame, in file order."""
+
+        def decode(path: Path) -> np.ndarray | SkippedFile:
+            try:
+                return _decode(path, self.resolution, self.fit, self.background)
+            except _Skip as skip:
+                return SkippedFile(_relative(path, self.root), skip.reason)
+
+        for start in range(0, len(files), CHUNK_IMAGES):
+            chunk = files[start : start + CHUNK_IMAGES]
+            kinds = [clip_kind(path) for path in chunk]
+            stills = iter(pool.map(decode, [path for path, kind in zip(chunk, kinds) if kind is None]))
+            for path, kind in zip(chunk, kinds):
+                if kind is not None:
+                    self._add_clip(path, kind, clips)
+                    continue
+                result = next(stills)
+                if isinstance(result, SkippedFile):
+                    self.skipped.append(result)
+                else:
+                    self.add(result, _relative(path, self.root))
+
+    def _add_clip(self, path: Path, kind: str, clips: ClipPolicy) -> None:
+        name = _relative(path, self.root)
+        reader = ClipReader(path, kind, clips, max_side=2 * self.resolution)
+        for index, frame in enumerate(reader.frames()):
+            try:
+                flat = _flatten(frame, self.background)
+            except (OSError, ValueError):
                 continue
-            sink.add(result)
-            used.append(_relative(path, root))
-            all_gray = all_gray and _is_gray(result)
-    return used, skipped, all_gray
+            self.add(_to_square(flat, self.resolution, self.fit, self.background), f"{name}#{index}")
+        if reader.kept:
+            self.videos[name] = reader.kept
+        if reader.reason:
+            # A clip cut short keeps its frames and is reported all the same.
+            self.skipped.append(SkippedFile(name, reader.reason))

@@ -56,6 +56,8 @@ class TrainOptions:
     keep_checkpoints: int = 3
     fit: str = "crop"
     background: str = "white"
+    video_stride: int | None = None
+    max_frames_per_video: int = 1000
     precision: str = "auto"
     strategy: str = "none"
     cache_dir: Path | None = None
@@ -107,6 +109,9 @@ class TrainOptions:
             check_resolution(self.resolution, self.arch)
         if self.name is not None and not RUN_NAME.match(self.name):
             raise OptionError(f"--name {self.name!r}: use letters, digits, '.', '_' and '-' only")
+        if self.video_stride is not None:
+            _positive("--video-stride", self.video_stride)
+        _positive("--max-frames-per-video", self.max_frames_per_video)
         self._validate_family()
         if self.eval_every is not None:
             _positive("--eval-every", self.eval_every)
@@ -192,6 +197,7 @@ _FIELD_TYPES = {
     "strategy": str, "cache_dir": str, "loss": str, "critic_steps": int, "gp_weight": float, "conditional": bool,
     "info_codes": bool, "info_categories": int, "info_continuous": int, "ema": float, "augment": str,
     "eval_every": int, "eval_data": str, "eval_n": int, "eval_features": str, "eval_weights": str,
+    "video_stride": int, "max_frames_per_video": int,
 }  # fmt: skip
 # Options that may change when a run is resumed; the rest shape the networks or the data.
 RESUMABLE_OPTIONS = (

@@ -21,6 +21,7 @@ import numpy as np
 
 from kgan import __version__
 from kgan.augment import parse_policies
+from kgan.clips import ClipPolicy
 from kgan.conditions import ClassCondition, InfoCodes, NoCondition, condition_from_json
 from kgan.dataset import ImageFolder, load_image_folder
 from kgan.errors import DataError, RunError
@@ -115,8 +116,9 @@ def _scratch_run() -> tuple[Run, Path]:
 def _load_folder(
     options: TrainOptions, resolution: int | None, channels: int | None, reporter: Reporter
 ) -> ImageFolder:
+    clips = ClipPolicy(options.video_stride, options.max_frames_per_video)
     folder = load_image_folder(
-        options.data_dir, resolution, channels, options.fit, options.background, cache_dir=options.cache_dir
+        options.data_dir, resolution, channels, options.fit, options.background, options.cache_dir, clips=clips
     )
     cached = {"read": ", read from the data cache", "written": ", now cached"}.get(folder.cache, "")
     if folder.cache.startswith("unavailable"):
@@ -454,6 +456,7 @@ def _config(
             "images": len(folder.files),
             "skipped": folder.skip_counts(),
             **_class_counts(condition, labels),
+            **({"videos": folder.videos} if folder.videos else {}),
         },
     }
 
