@@ -18,6 +18,7 @@ from typing import Any
 
 from kgan.backend import keras_module
 from kgan.errors import RunError
+from kgan.model_files import load_keras_file
 from kgan.runs import (
     AVERAGE_FILE,
     DISCRIMINATOR_FILE,
@@ -112,11 +113,12 @@ def _verified_model_file(checkpoint: Path, file_name: str) -> Path:
 
 
 def _load_model(path: Path, compile: bool) -> keras.Model:
-    try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a bad file.
-        reason = str(error).splitlines()[0].split(". ")[0] if str(error) else type(error).__name__
-        raise RunError(f"cannot load {path}: {reason[:300]}") from None
+    return load_keras_file(path, RunError, flag="", compile=compile)
+
+
+def load_discriminator(checkpoint: Path) -> keras.Model:
+    """A checkpoint's discriminator, checked against its digest, without optimizer state."""
+    return _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=False)
 
 
 def load_generator(checkpoint_or_file: Path, average: bool = True) -> keras.Model:

@@ -28,6 +28,7 @@ from PIL import Image
 
 from kgan.backend import keras_module, tensorflow_module
 from kgan.errors import KganError
+from kgan.model_files import load_imagenet_model, load_keras_file
 
 IMAGENET_MODELS = {
     "vgg16": ("VGG16", ("block4_conv3",)),
@@ -104,10 +105,9 @@ def _activation_model(model: Any, layer_names: tuple[str, ...]) -> Any:
 
 def discriminator_model(checkpoint: Path, channels: int) -> DreamModel:
     """A run's discriminator: its convolutional body, fed images in [-1, 1]."""
-    from kgan.checkpoints import _load_model, _verified_model_file
-    from kgan.runs import DISCRIMINATOR_FILE
+    from kgan.checkpoints import load_discriminator
 
-    model = _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=False)
+    model = load_discriminator(checkpoint)
     body = [layer.name for layer in model.layers if type(layer).__name__ not in ("Flatten", "Dense", "Dropout")]
     if not body:
         raise DreamError(f"{checkpoint} has a discriminator without convolutional layers")
@@ -117,37 +117,15 @@ def discriminator_model(checkpoint: Path, channels: int) -> DreamModel:
 
 def imagenet_model(name: str, weights: Path | None) -> DreamModel:
     """VGG16 or Inception-v3 with ImageNet weights (downloaded once by Keras) or a local weights file."""
-    keras = keras_module()
     class_name, default_layers = IMAGENET_MODELS[name]
-    if weights is not None and not Path(weights).is_file():
-        raise DreamError(f"--weights {weights} does not exist")
-    try:
-        model = getattr(keras.applications, class_name)(
-            weights=str(weights) if weights else "imagenet", include_top=False
-        )
-    except Exception as error:  # Keras raises a plain Exception when the download fails
-        if weights is None:
-            raise DreamError(
-                f"cannot download the {class_name} ImageNet weights (offline?); download the "
-                f"'{class_name.lower()}_weights_tf_dim_ordering_tf_kernels_notop.h5' file elsewhere "
-                "and pass it with --weights PATH"
-            ) from None
-        reason = " ".join(str(error).split())[:200]
-        raise DreamError(f"cannot load {class_name} weights from {weights}: {reason}") from None
+    model = load_imagenet_model(class_name, weights, DreamError)
     return DreamModel(name, model, default_layers, 3, "caffe" if name == "vgg16" else "unit")
 
 
 def keras_file_model(path: Path) -> DreamModel:
     """Any .keras model (safe mode), fed pixel values 0-255."""
-    keras = keras_module()
     path = Path(path)
-    if not path.is_file():
-        raise DreamError(f"--model {path} does not exist")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:
-        reason = " ".join(str(error).split()).split(". ")[0][:200]
-        raise DreamError(f"cannot load {path}: {reason}") from None
+    model = load_keras_file(path, DreamError, "--model")
     if len(model.input_shape) != 4 or model.input_shape[-1] not in (1, 3):
         raise DreamError(f"{path} does not take images (its input is {model.input_shape})")
     convolutional = [layer.name for layer in model.layers if "conv" in type(layer).__name__.lower()]

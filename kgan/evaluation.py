@@ -25,11 +25,10 @@ from kgan.backend import keras_module
 from kgan.dataset import load_image_folder
 from kgan.errors import KganError
 from kgan.metrics import frechet_distance_of, kernel_inception_distance
+from kgan.model_files import load_imagenet_model, load_keras_file
 from kgan.runs import Run, write_bytes_atomic
 from kgan.sampling import GeneratorSource, generate, sample_inputs
 
-INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-INCEPTION_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_WEIGHTS_FILE
 FEATURE_BATCH = 50
 MAX_REAL_IMAGES = 50_000
 KID_SUBSET = 1000
@@ -78,39 +77,15 @@ def _file_digest(path: Path) -> str:
 
 def inception_features(weights: Path | None = None) -> FeatureModel:
     """Inception-v3 pool features: ImageNet weights from Keras' download, or from ``weights``."""
-    keras = keras_module()
-    if weights is not None and not Path(weights).is_file():
-        raise EvalError(f"--weights {weights} does not exist")
-    try:
-        model = keras.applications.InceptionV3(
-            weights=str(weights) if weights else "imagenet",
-            include_top=False,
-            pooling="avg",
-            input_shape=(299, 299, 3),
-        )
-    except Exception as error:  # Keras raises a plain Exception when the download fails
-        if weights is None:
-            raise EvalError(
-                "cannot download the Inception-v3 weights (offline?); fetch "
-                f"{INCEPTION_URL} elsewhere and pass it with --weights PATH, or use --features PATH.keras"
-            ) from None
-        reason = " ".join(str(error).split())[:200]
-        raise EvalError(f"cannot load Inception-v3 weights from {weights}: {reason}") from None
+    model = load_imagenet_model("InceptionV3", weights, EvalError, pooling="avg", input_shape=(299, 299, 3))
     identity = f"inception_v3:{_file_digest(Path(weights)) if weights else 'imagenet'}"
     return FeatureModel("inception_v3", identity, model, 299, 299, 3, inception_scaling=True)
 
 
 def keras_features(path: Path) -> FeatureModel:
     """Any Keras model (loaded in safe mode) whose output is one feature vector per image."""
-    keras = keras_module()
     path = Path(path)
-    if not path.is_file():
-        raise EvalError(f"--features {path} does not exist")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:
-        reason = " ".join(str(error).split()).split(". ")[0][:200]
-        raise EvalError(f"cannot load the feature model {path}: {reason}") from None
+    model = load_keras_file(path, EvalError, "--features")
     if len(model.input_shape) != 4 or len(model.output_shape) != 2 or model.input_shape[-1] not in (1, 3):
         raise EvalError(
             f"{path} is not a feature model: it must take images (None, H, W, 1 or 3) and give vectors (None, D), "

@@ -149,7 +149,7 @@ def test_missing_inception_weights_give_one_line_naming_weights(evaluated_run, r
     bogus = tmp_path / "bogus.h5"
     bogus.write_bytes(b"not weights")
     code, _, err = run_cli("eval", "--run", run, "-n", 4, "--weights", bogus)
-    assert code == 2 and "cannot load Inception-v3 weights" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "cannot load InceptionV3 weights" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_model_that_gives_no_feature_vector_is_refused(evaluated_run, run_cli, tmp_path):
