@@ -149,9 +149,6 @@ class InfoCodes(NoCondition):
         return {"kind": "info", "categories": self.categories, "continuous": self.continuous}
 
 
-Condition = NoCondition
-
-
 def condition_from_json(value: Any) -> NoCondition:
     """The condition a run's config.json describes; ValueError when it is malformed."""
     if not isinstance(value, dict) or value.get("kind", "none") == "none":

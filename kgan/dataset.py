@@ -10,11 +10,14 @@ folder with nothing usable in it is an error.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +209,7 @@ def _flatten(image: Image.Image, background: int) -> Image.Image:
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("1", "L"):
-        return image.convert("L")
+        return image if image.mode == "L" else image.convert("L")
     if image.mode == "LA" or image.mode == "La":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "RGBa", "PA"):
@@ -214,7 +217,7 @@ def _flatten(image: Image.Image, background: int) -> Image.Image:
         flat = Image.new("RGBA", image.size, (background, background, background, 255))
         flat.alpha_composite(image)
         return flat.convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 _TRUNCATION_WORDS = ("truncated", "broken data stream", "premature end", "unexpected end", "end of file")
@@ -240,7 +243,7 @@ def _read_flat(path: Path, background: int, draft_side: int | None = None) -> Im
             image.draft(image.mode, (draft_side, draft_side))
         image.seek(0)  # the first frame of a GIF, WebP or TIFF
         image.load()
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
         return _flatten(image, background)
     except _Skip:
         raise
@@ -325,10 +328,9 @@ def load_image_folder(
             skipped = [SkippedFile(item["path"], item["reason"]) for item in meta["skipped"]]
             return ImageFolder(root, images, meta["files"], skipped, fingerprint, "read", meta.get("videos", {}))
 
-    workers = workers or min(32, (os.cpu_count() or 1) + 2)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with _decoding_pool(len(files), workers) as pool:
         if resolution is None:
-            sides = [side for side in pool.map(_shorter_side, files) if side]
+            sides = [side for side in pool.map(_shorter_side, files, chunksize=64) if side]
             resolution = auto_resolution(sides)
         sink, cache_state = _open_sink(cache_dir, key, resolution)
         try:
@@ -360,6 +362,34 @@ def _open_sink(cache_dir: Path | None, key: str, resolution: int) -> tuple[Memor
         return MemorySink(), f"unavailable ({error.strerror or error})"
 
 
+# Above this many files, decoding runs in worker processes: per-image Python work
+# holds the GIL, so threads reach barely more than one core.
+PROCESS_POOL_MIN_FILES = 2000
+
+
+def _decoding_pool(file_count: int, workers: int | None) -> Executor:
+    """Forked worker processes for large folders, threads otherwise.
+
+    Processes are forked only while TensorFlow is not loaded (as in ``kgan
+    train``, which reads its images first): forking a process that runs
+    TensorFlow's threads is not safe, and the other start methods would
+    re-import the caller's main module.
+    """
+    cores = os.cpu_count() or 1
+    if file_count >= PROCESS_POOL_MIN_FILES and cores > 1 and os.name == "posix" and "tensorflow" not in sys.modules:
+        context = multiprocessing.get_context("fork")
+        return ProcessPoolExecutor(max_workers=workers or min(cores, 16), mp_context=context)
+    return ThreadPoolExecutor(max_workers=workers or min(32, cores + 2))
+
+
+def _decode_or_skip(path: Path, root: Path, resolution: int, fit: str, background: int) -> np.ndarray | SkippedFile:
+    """One still as an array, or the reason it was skipped (a top-level function, for worker processes)."""
+    try:
+        return _decode(path, resolution, fit, background)
+    except _Skip as skip:
+        return SkippedFile(_relative(path, root), skip.reason)
+
+
 @dataclass
 class _Decoded:
     """Hands decoded images and clip frames to a sink, and keeps the record of what was used."""
@@ -379,19 +409,15 @@ class _Decoded:
         self.used.append(name)
         self.all_gray = self.all_gray and _is_gray(image)
 
-    def decode_all(self, pool: ThreadPoolExecutor, files: list[Path], clips: ClipPolicy) -> None:
+    def decode_all(self, pool: Executor, files: list[Path], clips: ClipPolicy) -> None:
         """Stills in parallel, a chunk at a time; clips streamed frame by frame, in file order."""
-
-        def decode(path: Path) -> np.ndarray | SkippedFile:
-            try:
-                return _decode(path, self.resolution, self.fit, self.background)
-            except _Skip as skip:
-                return SkippedFile(_relative(path, self.root), skip.reason)
-
+        decode = partial(_decode_or_skip, root=self.root, resolution=self.resolution, fit=self.fit,
+                         background=self.background)  # fmt: skip
         for start in range(0, len(files), CHUNK_IMAGES):
             chunk = files[start : start + CHUNK_IMAGES]
             kinds = [clip_kind(path) for path in chunk]
-            stills = iter(pool.map(decode, [path for path, kind in zip(chunk, kinds) if kind is None]))
+            still_paths = [path for path, kind in zip(chunk, kinds) if kind is None]
+            stills = iter(pool.map(decode, still_paths, chunksize=max(1, len(still_paths) // 32)))
             for path, kind in zip(chunk, kinds):
                 if kind is not None:
                     self._add_clip(path, kind, clips)

@@ -259,7 +259,7 @@ def check_resolution(resolution: int, arch: str) -> None:
     """Raise OptionError unless the builders can make images of this size."""
     if plan_resolution(resolution) is None:
         examples = ", ".join(str(r) for r in supported_resolutions(128))
-        raise OptionError(f"--resolution {resolution} is not supported; use one of {examples}, 160, 192, 256, ...")
+        raise OptionError(f"--resolution {resolution} is not supported; use 4-7 times a power of two: {examples}, ...")
     if arch == "seed" and resolution % 4:
         raise OptionError(f"--arch seed needs a resolution divisible by 4, not {resolution}")
 

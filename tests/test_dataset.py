@@ -139,3 +139,29 @@ def test_an_unwritable_cache_falls_back_to_memory(tmp_path):
     blocker.write_text("not a folder")
     loaded = load_image_folder(folder, resolution=16, cache_dir=blocker / "cache")
     assert loaded.cache.startswith("unavailable") and loaded.images.shape == (4, 16, 16, 1)
+
+
+def test_worker_processes_decode_the_same_images_as_threads(tmp_path):
+    import subprocess
+    import sys
+
+    folder = make_folder(tmp_path / "images", count=8, color=True)
+    (folder / "bad.png").write_bytes(b"")
+    script = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "import kgan.dataset as dataset\n"
+        "dataset.PROCESS_POOL_MIN_FILES = 1\n"
+        "loaded = dataset.load_image_folder(Path(sys.argv[1]), resolution=16)\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "np.save(sys.argv[2], np.asarray(loaded.images))\n"
+        "print(len(loaded.files), len(loaded.skipped))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(tmp_path / "images.npy")],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["8", "1"]
+    threads = load_image_folder(folder, resolution=16).images
+    np.testing.assert_array_equal(np.load(tmp_path / "images.npy"), threads)
