@@ -180,11 +180,17 @@ def evaluate(
     count: int,
     seed: int = 0,
     cache_dir: Path | None = None,
+    reference: np.ndarray | None = None,
 ) -> Evaluation:
-    """FID and KID between ``count`` generated images and the real images."""
+    """FID and KID between ``count`` generated images and the real images.
+
+    ``reference`` gives the real images' features when the caller has them
+    already (training evaluates many times against the same images).
+    """
     if count < 2:
         raise EvalError(f"-n must be at least 2, not {count}")
-    reference = real_features(real, feature_model, cache_dir)
+    if reference is None:
+        reference = real_features(real, feature_model, cache_dir)
     inputs, _ = sample_inputs(source, count, seed)
     generated = np.concatenate(
         [feature_model.features(generate(source.generator, inputs[i : i + 500])) for i in range(0, count, 500)]

@@ -70,8 +70,10 @@ class Session:
     elapsed_before: float = 0.0
     # A worker's scratch folder (multi-worker runs): removed when training ends.
     scratch: Path | None = None
-    # FID and KID every --eval-every steps (on the chief): the feature model and the real images.
+    # FID and KID every --eval-every steps (on the chief): the feature model, and the
+    # real images' features once they have been computed.
     evaluator: Any = None
+    real_features: np.ndarray | None = None
 
     @property
     def multiworker(self) -> bool:

@@ -190,7 +190,7 @@ def _board_scalars(status: TrainStatus) -> dict[str, float]:
 
 def _evaluate(session: Session) -> Any:
     """FID and KID of the current generator (its average, if kept), added to metrics.jsonl."""
-    from kgan.evaluation import append_metrics, evaluate, real_images_for
+    from kgan.evaluation import append_metrics, evaluate, real_features, real_images_for
     from kgan.runs import checkpoint_name
     from kgan.sampling import GeneratorSource
 
@@ -202,8 +202,12 @@ def _evaluate(session: Session) -> Any:
         session.condition,
         averaged=trainer.average is not None,
     )
-    real = real_images_for(run, session.options.eval_data or session.options.data_dir)
-    result = evaluate(source, real, session.evaluator, session.options.eval_n, cache_dir=session.options.cache_dir)
+    options = session.options
+    real = real_images_for(run, options.eval_data or options.data_dir)
+    if session.real_features is None:
+        # The real side never changes during a run: compute (or read) its features once.
+        session.real_features = real_features(real, session.evaluator, options.cache_dir)
+    result = evaluate(source, real, session.evaluator, options.eval_n, reference=session.real_features)
     append_metrics(run, result)
     return result
 
