@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kgan.backend import keras_module, use_precision
-from kgan.dataset import load_image_folder
-from kgan.paths import embedded_data_dir
+from kgan.images.embedded import embedded_data_dir
+from kgan.images.folders import load_image_folder
 
 keras = keras_module()
 

@@ -29,12 +29,13 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from classifier import Judge, train_judge  # noqa: E402
 
-from kgan.metrics import frechet_distance_of  # noqa: E402
+from kgan.images.embedded import embedded_data_dir  # noqa: E402
+from kgan.loop import train  # noqa: E402
 from kgan.options import TrainOptions  # noqa: E402
-from kgan.paths import embedded_data_dir  # noqa: E402
+from kgan.random_streams import noise_for_seed  # noqa: E402
 from kgan.runs import Run  # noqa: E402
-from kgan.sampling import generate, load_generator_source, noise_for_seed, set_code  # noqa: E402
-from kgan.training import train  # noqa: E402
+from kgan.tools.generator import generate, load_generator_source  # noqa: E402
+from kgan.tools.metrics import frechet_distance_of  # noqa: E402
 
 PER_CLASS = 500
 
@@ -99,7 +100,7 @@ def info_gan(runs: Path, judge: Judge, steps: int) -> dict:
     categories = np.repeat(np.arange(info.categories), PER_CLASS)
     rng = np.random.default_rng(3)
     codes = info.codes_for_fakes(rng, np.zeros(len(categories), dtype=np.int64))
-    codes = set_code(info, codes, 0, np.eye(info.categories, dtype=np.float32)[categories])
+    codes = info.with_code(codes, 0, np.eye(info.categories, dtype=np.float32)[categories])
     noise = noise_for_seed(12, len(categories), source.latent_dim)
     predicted = judge.predict(generate(source.generator, np.concatenate([noise, codes], axis=1)))
     shuffled = rng.permutation(categories)
@@ -120,10 +121,10 @@ def wgan_gp(runs: Path, judge: Judge, steps: int, points: int = 6) -> dict:
     every = max(1, steps // points)
     run = _train(runs, "wgan-gp", steps, loss="wgan-gp", checkpoint_every=every, keep_checkpoints=points + 1)
     real_features = judge.embed(judge.images)
-    records = [json.loads(line) for line in run.losses_path.read_text().splitlines()]
+    records = list(run.loss_records())
     curve = []
     for checkpoint in run.checkpoints():
-        source = load_generator_source(str(checkpoint), runs)
+        source = load_generator_source(str(checkpoint.path), runs)
         step = source.step
         noise = noise_for_seed(13, 6000, source.latent_dim)
         fake_features = judge.embed(generate(source.generator, noise))

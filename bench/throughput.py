@@ -42,10 +42,10 @@ from kgan.backend import keras_module, tensorflow_module, use_precision  # noqa:
 keras = keras_module()
 tf = tensorflow_module()
 
-from kgan.batches import plain_batch  # noqa: E402
-from kgan.losses import AdversarialLoss  # noqa: E402
-from kgan.models import build_discriminator, build_generator  # noqa: E402
-from kgan.trainer import GanSetup, GanTrainer, images_to_unit_range, make_optimizer  # noqa: E402
+from kgan.gan.batches import plain_batch  # noqa: E402
+from kgan.gan.losses import AdversarialLoss  # noqa: E402
+from kgan.gan.models import build_discriminator, build_generator  # noqa: E402
+from kgan.gan.step import GanSetup, GanTrainer, images_to_unit_range, make_optimizer  # noqa: E402
 
 WARMUP_STEPS = 3
 TIMED_STEPS = 20
@@ -268,7 +268,7 @@ _PREPARE = """
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
-from kgan.dataset import load_image_folder
+from kgan.images.folders import load_image_folder
 started = time.perf_counter()
 folder = load_image_folder(Path({folder!r}), resolution=64, cache_dir=Path({cache!r}))
 seconds = time.perf_counter() - started
@@ -305,7 +305,7 @@ def data_preparation(work: Path, count: int) -> dict:
 def quality_at_equal_steps(steps: int) -> dict:
     from classifier import train_judge
 
-    from kgan.metrics import frechet_distance_of
+    from kgan.tools.metrics import frechet_distance_of
 
     judge = train_judge()
     images = judge.images
@@ -316,7 +316,7 @@ def quality_at_equal_steps(steps: int) -> dict:
     results["real_vs_real_fd"] = round(
         frechet_distance_of(real_features[shuffled[:half]], real_features[shuffled[half:]]), 2
     )
-    from kgan.batches import BatchOrder, BatchPlan, make_batch
+    from kgan.gan.batches import BatchOrder, BatchPlan, make_batch
 
     labels = np.zeros(len(images), dtype=np.int64)
     for precision in ("float32", "bfloat16"):

@@ -10,7 +10,6 @@ nothing in a run folder can execute code.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -18,17 +17,17 @@ from typing import Any
 
 from kgan.backend import keras_module
 from kgan.errors import RunError
+from kgan.files import file_sha256, fsync_folder, write_json_atomic
 from kgan.model_files import load_keras_file
 from kgan.runs import (
-    AVERAGE_FILE,
     DISCRIMINATOR_FILE,
+    EMA_FILE,
     GENERATOR_FILE,
     STATE_FILE,
+    Checkpoint,
+    CheckpointState,
     Run,
     checkpoint_name,
-    fsync_folder,
-    read_json,
-    write_json_atomic,
 )
 
 keras = keras_module()
@@ -41,7 +40,7 @@ def save_checkpoint(
     discriminator: keras.Model,
     state: dict[str, Any],
     keep: int,
-    average: keras.Model | None = None,
+    ema: keras.Model | None = None,
 ) -> Path:
     """Write the checkpoint for ``step`` (with G's moving average, if any); keep the newest ``keep``."""
     final = run.checkpoints_dir / checkpoint_name(step)
@@ -53,11 +52,11 @@ def save_checkpoint(
         temporary.mkdir(parents=True)
         digests = {}
         models = [(generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)]
-        if average is not None:
-            models.append((average, AVERAGE_FILE))
+        if ema is not None:
+            models.append((ema, EMA_FILE))
         for model, file_name in models:
             model.save(temporary / file_name)
-            digests[file_name] = _sync_and_digest(temporary / file_name)
+            digests[file_name] = file_sha256(temporary / file_name, sync=True)
         write_json_atomic(temporary / STATE_FILE, {**state, "step": step, "sha256": digests})
         os.rename(temporary, final)
         fsync_folder(run.checkpoints_dir)
@@ -71,18 +70,9 @@ def save_checkpoint(
     return final
 
 
-def _sync_and_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-        os.fsync(stream.fileno())
-    return digest.hexdigest()
-
-
 def _prune(run: Run, keep: int) -> None:
     for old in run.checkpoints()[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old.path, ignore_errors=True)
 
 
 def remove_unfinished(run: Run) -> None:
@@ -92,23 +82,13 @@ def remove_unfinished(run: Run) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def read_state(checkpoint: Path) -> dict[str, Any]:
-    """The checkpoint's state.json."""
-    return read_json(checkpoint / STATE_FILE)
-
-
-def _verified_model_file(checkpoint: Path, file_name: str) -> Path:
-    path = checkpoint / file_name
+def _verified_model_file(checkpoint: Checkpoint, file_name: str) -> Path:
+    path = checkpoint.file(file_name)
     if not path.is_file():
         raise RunError(f"{path} is missing")
-    expected = read_state(checkpoint).get("sha256", {}).get(file_name)
-    if expected is not None:
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != expected:
-            raise RunError(f"{path} is damaged or was changed (its checksum does not match state.json)")
+    expected = checkpoint.state().sha256.get(file_name)
+    if expected is not None and file_sha256(path) != expected:
+        raise RunError(f"{path} is damaged or was changed (its checksum does not match state.json)")
     return path
 
 
@@ -118,31 +98,34 @@ def _load_model(path: Path, compile: bool) -> keras.Model:
 
 def load_discriminator(checkpoint: Path) -> keras.Model:
     """A checkpoint's discriminator, checked against its digest, without optimizer state."""
-    return _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=False)
+    return _load_model(_verified_model_file(Checkpoint(Path(checkpoint)), DISCRIMINATOR_FILE), compile=False)
 
 
-def load_generator(checkpoint_or_file: Path, average: bool = True) -> keras.Model:
+def load_generator(checkpoint_or_file: Path, ema: bool = True) -> keras.Model:
     """The generator of a checkpoint folder (its moving average when it has one and
-    ``average`` is true), or of a ``.keras`` file, for inference."""
+    ``ema`` is true), or of a ``.keras`` file, for inference."""
     path = Path(checkpoint_or_file)
     if path.is_dir():
-        use_average = average and (path / AVERAGE_FILE).is_file()
-        path = _verified_model_file(path, AVERAGE_FILE if use_average else GENERATOR_FILE)
+        checkpoint = Checkpoint(path)
+        path = _verified_model_file(checkpoint, EMA_FILE if ema and checkpoint.has_ema else GENERATOR_FILE)
     model = _load_model(path, compile=False)
     if len(model.input_shape) != 2 or len(model.output_shape) != 4:
         raise RunError(f"{path} is not a generator (input {model.input_shape}, output {model.output_shape})")
     return model
 
 
-def load_for_training(checkpoint: Path) -> tuple[keras.Model, keras.Model, keras.Model | None, dict[str, Any]]:
-    """The generator and discriminator with their optimizers' state, G's average (or None), and state.json."""
-    state = read_state(checkpoint)
+def load_for_training(
+    checkpoint: Checkpoint | Path,
+) -> tuple[keras.Model, keras.Model, keras.Model | None, CheckpointState]:
+    """The generator and discriminator with their optimizers' state, G's moving average (or None), and state.json."""
+    checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(Path(checkpoint))
+    state = checkpoint.state()
     generator = _load_model(_verified_model_file(checkpoint, GENERATOR_FILE), compile=True)
     discriminator = _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=True)
     for model, path in ((generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)):
         if getattr(model, "optimizer", None) is None:
-            raise RunError(f"{checkpoint / path} holds no optimizer state")
-    average = None
-    if (checkpoint / AVERAGE_FILE).exists():
-        average = _load_model(_verified_model_file(checkpoint, AVERAGE_FILE), compile=False)
-    return generator, discriminator, average, state
+            raise RunError(f"{checkpoint.file(path)} holds no optimizer state")
+    ema = None
+    if checkpoint.has_ema:
+        ema = _load_model(_verified_model_file(checkpoint, EMA_FILE), compile=False)
+    return generator, discriminator, ema, state

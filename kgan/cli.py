@@ -19,7 +19,7 @@ from kgan import __version__
 from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError
-from kgan.options import LOSSES
+from kgan.gan.catalog import ARCHITECTURES, LOSSES, OPTIMIZERS
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -135,7 +135,7 @@ def cli() -> None:
 )
 @click.option(
     "--arch",
-    type=click.Choice(["dcgan", "seed"]),
+    type=click.Choice(ARCHITECTURES),
     default="dcgan",
     show_default=True,
     help="dcgan: strided/transposed convolutions; seed: the seed video's Keras DCGAN.",
@@ -152,7 +152,7 @@ def cli() -> None:
 )
 @click.option(
     "--optimizer",
-    type=click.Choice(["adam", "sgd"]),
+    type=click.Choice(OPTIMIZERS),
     default="adam",
     show_default=True,
     help="adam (beta1 0.5) or the seed's SGD with Nesterov momentum 0.9.",
@@ -168,6 +168,15 @@ def cli() -> None:
     "discriminator_lr",
     type=click.FloatRange(min=0, min_open=True),
     help="Discriminator learning rate [default: as --g-lr].",
+)
+@click.option(
+    "--beta1", type=click.FloatRange(0, 1, max_open=True), help="Adam's beta1 [default: 0.5; 0 for wgan-gp]."
+)
+@click.option(
+    "--beta2", type=click.FloatRange(0, 1, max_open=True), help="Adam's beta2 [default: 0.999; 0.9 for wgan-gp]."
+)
+@click.option(
+    "--momentum", type=click.FloatRange(0, 1, max_open=True), help="SGD's Nesterov momentum [default: 0.9]."
 )
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Makes the run repeatable (random if not given).")
 @click.option(
@@ -273,9 +282,7 @@ def cli() -> None:
     help="Continue RUN (a run folder or name) from its newest checkpoint; budgets count the whole run.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def train(
-    data_dir: Path | None, quiet: bool, resume: Path | None, cache_dir: Path | None, no_cache: bool, **options: Any
-) -> None:
+def train(data_dir: Path | None, quiet: bool, resume: Path | None, **options: Any) -> None:
     """Train a GAN on a folder of images (default: the embedded Fashion-MNIST subset).
 
     The folder is searched recursively; any image format and size works, and
@@ -293,22 +300,32 @@ def train(
       kgan train ./glyphs --loss wgan-gp --augment translation,cutout,color --ema 0.999
       kgan train ./digits --info-codes --info-categories 10
     """
-    from kgan.console import ConsoleReporter
-    from kgan.data_cache import default_cache_dir
+    from kgan.loop import train as run_training
+    from kgan.options import TrainOptions, resume_options
+    from kgan.reporting import ConsoleReporter, format_elapsed
+    from kgan.runs import find_run
 
+    saved_config = None
     if resume is not None:
-        train_options = _resume_options(resume, data_dir, options)
+        # The saved run's options, with the ones typed on this command line applied.
+        context = click.get_current_context()
+        given = {
+            name: value
+            for name, value in options.items()
+            if context.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+        }
+        if data_dir is not None:
+            given["data_dir"] = data_dir
+        run = find_run(resume, options["runs_dir"])
+        saved_config = run.config()
+        train_options = resume_options(saved_config.options, run.path, given)
     else:
-        train_options = _new_options(data_dir, options)
-    train_options.cache_dir = None if no_cache else (cache_dir or default_cache_dir())
-
-    from kgan.progress import format_elapsed
-    from kgan.training import train as run_training
+        train_options = TrainOptions(data_dir=data_dir, **options).validate()
 
     reporter = ConsoleReporter(quiet=quiet)
     with StopFlag() as stop:
         try:
-            result = run_training(train_options, reporter, stop)
+            result = run_training(train_options, reporter, stop, saved_config)
         finally:
             reporter.finish()
     how = "stopped" if result.stopped_early else "finished"
@@ -363,11 +380,12 @@ def sample(
       kgan sample --label all -n 8          # one row of 8 per class
       kgan sample --sweep-code 1            # InfoGAN: code 1 from -2 to 2 along each row
     """
-    from kgan.sampling import load_generator_source, write_samples
+    from kgan.tools.generator import load_generator_source
+    from kgan.tools.sample import write_samples
 
     if count is None:
         count = 8 if label == "all" or sweep_code is not None else 64
-    source = load_generator_source(run_path, runs_dir, average=not no_ema)
+    source = load_generator_source(run_path, runs_dir, ema=not no_ema)
     result = write_samples(source, count, seed, out, label, sweep_code)
     click.echo(
         f"wrote {len(result.images)} images and {result.grid.name} to {result.folder} "
@@ -432,39 +450,15 @@ def video(
       kgan video --label sneaker --grid 3         # a conditional run's class
       kgan video --sweep-code 0 --grid 4          # InfoGAN: blend through the categories
     """
-    import secrets
+    from kgan.tools.video import VideoRequest, make_video
 
-    from kgan.errors import OptionError
-    from kgan.video import check_video_path
-
-    if out is not None:
-        check_video_path(out)
-    if timelapse and click.get_current_context().get_parameter_source("frames").name != "DEFAULT":
-        raise OptionError("--frames does not apply to --timelapse (it uses one frame per sample grid)")
-    if timelapse and (label is not None or sweep_code is not None):
-        raise OptionError("--label and --sweep-code do not apply to --timelapse")
-
-    from kgan.runs import resolve_checkpoint
-    from kgan.video import make_timelapse_video, make_walk_video
-
-    if timelapse:
-        run, _ = resolve_checkpoint(run_path, runs_dir)
-        if run is None:
-            raise OptionError("--timelapse needs a run folder, not a lone .keras file")
-        out = out or _numbered_file(run.path / "videos", "timelapse", ".mp4")
-        result = make_timelapse_video(run, out, fps or 8.0, size)
-    else:
-        from kgan.sampling import load_generator_source
-
-        source = load_generator_source(run_path, runs_dir, average=not no_ema)
-        if out is None:
-            if source.run is None:
-                raise OptionError("a lone .keras file has no run folder to write into; pass --out")
-            stem = "sweep" if sweep_code is not None else "walk"
-            out = _numbered_file(source.run.path / "videos", stem, ".mp4")
-        seed = secrets.randbelow(2**31) if seed is None else seed
-        result = make_walk_video(source, out, frames, fps or 30.0, size, seed, grid, label, sweep_code)
-        click.echo(f"seed {seed}, from {source.describe()}")
+    frames_given = click.get_current_context().get_parameter_source("frames").name != "DEFAULT"
+    request = VideoRequest(
+        run_path, runs_dir, out, frames, frames_given, fps, size, grid, seed, timelapse, label, sweep_code, not no_ema
+    )
+    result, origin = make_video(request)
+    if origin:
+        click.echo(origin)
     width, height = result.size
     click.echo(f"wrote {result.path} ({result.frames} frames, {width}x{height}, {result.fps:g} fps)")
 
@@ -507,25 +501,14 @@ def evaluate(
       kgan eval --weights inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5
       kgan eval --features my_classifier_features.keras -n 2000
     """
-    from kgan.data_cache import default_cache_dir
-    from kgan.errors import OptionError
-    from kgan.evaluation import append_metrics, load_feature_model, real_images_for
-    from kgan.evaluation import evaluate as run_evaluation
-    from kgan.sampling import load_generator_source
+    from kgan.tools.evaluation import evaluate_run
 
-    if data is not None and not data.exists():
-        raise OptionError(f"--data {data} does not exist")
-    source = load_generator_source(run_path, runs_dir, average=not no_ema)
-    if source.run is None:
-        raise OptionError("kgan eval needs a run folder or checkpoint, not a lone .keras file")
-    real = real_images_for(source.run, data)
-    feature_model = load_feature_model(features, weights)
-    result = run_evaluation(
-        source, real, feature_model, count, seed, None if no_cache else (cache_dir or default_cache_dir())
-    )
-    append_metrics(source.run, result)
+    result, run = evaluate_run(
+        run_path, runs_dir, data, count, features, weights, seed, ema=not no_ema, cache=not no_cache,
+        cache_dir=cache_dir,
+    )  # fmt: skip
     click.echo(result.summary())
-    click.echo(f"appended to {source.run.metrics_path}")
+    click.echo(f"appended to {run.metrics_path}")
 
 
 @cli.command()
@@ -541,7 +524,7 @@ def runs(runs_dir: Path, as_json: bool) -> None:
     """
     import json
 
-    from kgan.run_summary import format_table, list_runs
+    from kgan.tools.summary import format_table, list_runs
 
     summaries = list_runs(runs_dir)
     if as_json:
@@ -566,8 +549,8 @@ def info(run_name: str, runs_dir: Path, as_json: bool) -> None:
     """
     import json
 
-    from kgan.run_summary import describe, format_description
     from kgan.runs import find_run
+    from kgan.tools.summary import describe, format_description
 
     details = describe(find_run(run_name, runs_dir))
     click.echo(json.dumps(details, indent=2) if as_json else format_description(details))
@@ -637,113 +620,16 @@ def dream(
       kgan dream photo.jpg --frames 120 --zoom 1.05 --out dive.mp4
       kgan dream --model vgg16 --list-layers
     """
-    from kgan.dataset import read_image
-    from kgan.dream import DreamSettings, check_settings
-    from kgan.errors import OptionError
+    from kgan.tools.dream import DreamRequest, DreamSettings, dream_to_file
+    from kgan.tools.dream import list_layers as layers_of
 
     settings = DreamSettings(layers, steps, octaves, octave_scale, step_size, seed)
-    check_settings(settings)
-    if image is None and not list_layers:
-        raise OptionError("give an IMAGE to dream on (or --list-layers)")
-    if weights is not None and model_name not in ("vgg16", "inceptionv3"):
-        raise OptionError("--weights goes with --model vgg16 or --model inceptionv3")
-    picture = read_image(image) if image is not None else None
-    guide_picture = read_image(guide) if guide is not None else None
-    if out is not None and frames is not None:
-        from kgan.video import check_video_path
-
-        check_video_path(out)
-
-    dream_model = _dream_model(model_name, weights, run_path, runs_dir)
+    request = DreamRequest(image, run_path, runs_dir, model_name, weights, settings, guide, frames, zoom, fps, out)
     if list_layers:
-        for name, shape in dream_model.layers():
+        for name, shape in layers_of(request):
             click.echo(f"{name:32} {shape}")
         return
-
-    from kgan.dream import Dreamer, to_image, to_pixels, zoom_frames
-
-    dreamer = Dreamer(dream_model, settings, guide_picture)
-    pixels = to_pixels(picture, dream_model.channels)
-    click.echo(
-        f"dreaming with {dream_model.name}, layers {', '.join(dreamer.layers)}, {picture.width}x{picture.height}"
-    )
-    if frames is None:
-        out = out or _numbered_file(Path("."), f"{image.stem}-dream", ".png")
-        try:
-            to_image(dreamer.dream(pixels)).save(out)
-        except (OSError, ValueError) as error:
-            raise OptionError(f"cannot write {out}: {error}") from None
-    else:
-        from kgan.video import write_video
-
-        out = out or _numbered_file(Path("."), f"{image.stem}-dream", ".mp4")
-        frames_written = write_video(
-            out, (frame.convert("RGB") for frame in zoom_frames(dreamer, pixels, frames, zoom)), fps
-        )
-        click.echo(f"{frames_written} frames")
-    click.echo(f"wrote {out} (objective {dreamer.objective_history[0]:.3g} -> {dreamer.objective_history[-1]:.3g})")
-
-
-def _dream_model(model_name: str | None, weights: Path | None, run_path: str | None, runs_dir: Path) -> Any:
-    """The network to dream with: an ImageNet model, a .keras file, or a run's discriminator."""
-    from kgan import backend
-
-    backend.keras_module()
-    from kgan.dream import IMAGENET_MODELS, discriminator_model, imagenet_model, keras_file_model
-    from kgan.errors import OptionError
-    from kgan.runs import resolve_checkpoint
-
-    if model_name is not None:
-        if model_name in IMAGENET_MODELS:
-            return imagenet_model(model_name, weights)
-        if model_name.endswith(".keras"):
-            return keras_file_model(Path(model_name))
-        raise OptionError(f"--model must be vgg16, inceptionv3 or a .keras file, not {model_name!r}")
-    run, checkpoint = resolve_checkpoint(run_path, runs_dir)
-    if run is None or not checkpoint.is_dir():
-        raise OptionError("dreaming with a discriminator needs a run folder or checkpoint folder")
-    return discriminator_model(checkpoint, int(run.read_config()["model"]["channels"]))
-
-
-def _new_options(data_dir: Path | None, options: dict[str, Any]) -> Any:
-    from kgan.errors import DataError
-    from kgan.options import TrainOptions
-    from kgan.paths import embedded_data_dir
-
-    if data_dir is None:
-        data_dir = embedded_data_dir()
-        if data_dir is None:
-            raise DataError("this install has no embedded data set; give a folder: kgan train DIR")
-    train_options = TrainOptions(data_dir=data_dir, **options).validate()
-    if not data_dir.exists():
-        raise DataError(f"{data_dir} does not exist")
-    return train_options
-
-
-def _resume_options(resume: Path, data_dir: Path | None, options: dict[str, Any]) -> Any:
-    """The saved run's options, with the ones typed on this command line applied."""
-    from kgan.options import TrainOptions, resume_options
-    from kgan.runs import find_run
-
-    context = click.get_current_context()
-    given = {
-        name: value
-        for name, value in options.items()
-        if context.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-    }
-    if data_dir is not None:
-        given["data_dir"] = data_dir
-    run = find_run(resume, options["runs_dir"])
-    saved = TrainOptions.from_json(run.read_config().get("options"), source=str(run.config_path))
-    return resume_options(saved, run.path, given)
-
-
-def _numbered_file(folder: Path, stem: str, suffix: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    number = 1
-    while (folder / f"{stem}-{number:03d}{suffix}").exists():
-        number += 1
-    return folder / f"{stem}-{number:03d}{suffix}"
+    dream_to_file(request, report=click.echo)
 
 
 def _fail(message: str, code: int) -> None:

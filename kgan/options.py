@@ -1,46 +1,65 @@
-"""The options that shape a training run, validated once in one place.
+"""The options that shape a training run, validated once, with every default filled in one place.
 
 No TensorFlow here: the CLI builds and checks options before anything heavy
 is imported, so an impossible option fails at once.
+
+Adding a training option takes two edits: a click decorator on ``kgan train``
+and a field here. The field's type is what ``config.json`` is checked against
+when a run is read back; its metadata says whether the option may change when
+a run is resumed (``_changeable``) and its flag if that is not ``--name-with-dashes``.
+Defaults that depend on other options are filled in ``validate``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgan.augment import parse_policies
 from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
-from kgan.errors import OptionError
-from kgan.resolution import plan_resolution, supported_resolutions
+from kgan.errors import DataError, OptionError
+from kgan.gan.augment import parse_policies
+from kgan.gan.catalog import ARCHITECTURES, LOSSES, OPTIMIZERS
+from kgan.images.resolution import plan_resolution, supported_resolutions
 
-ARCHITECTURES = ("dcgan", "seed")
-# The discriminator's last layer: logits for dcgan, probabilities for the seed's.
-DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "seed": "probabilities"}
-OPTIMIZERS = ("adam", "sgd")
 DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
+DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
+DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
 DEFAULT_STEPS = 5000
-LOSSES = ("bce", "wgan-gp", "hinge")
-# WGAN-GP as published: Adam with learning rate 1e-4, beta1 0 and beta2 0.9.
+# WGAN-GP as published: Adam with learning rate 1e-4, beta1 0 and beta2 0.9, five critic steps.
 WGAN_GP_LEARNING_RATE = 1e-4
 WGAN_GP_BETAS = (0.0, 0.9)
+WGAN_GP_CRITIC_STEPS = 5
+INFO_CATEGORIES, INFO_CONTINUOUS = 10, 2
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+BUDGET_OPTIONS = ("steps", "epochs", "minutes")
+
+
+def _changeable(default: Any = None, **metadata: Any) -> Any:
+    """A field whose value may change when a run is resumed (budgets, output cadence, the cache)."""
+    return field(default=default, metadata={"on_resume": "changeable", **metadata})
+
+
+def _flag(default: Any, flag: str) -> Any:
+    """A field whose command-line flag is not its name with dashes."""
+    return field(default=default, metadata={"flag": flag})
 
 
 @dataclass
 class TrainOptions:
-    """Everything ``kgan train`` needs; ``validate`` fills defaults and checks ranges."""
+    """Everything ``kgan train`` needs; ``validate`` fills defaults and checks ranges, once."""
 
-    data_dir: Path
-    runs_dir: Path = Path("runs")
-    name: str | None = None
-    steps: int | None = None
-    epochs: float | None = None
-    minutes: float | None = None
+    data_dir: Path | None = _changeable()  # None: the embedded data set
+    runs_dir: Path = field(default=Path("runs"), metadata={"on_resume": "ignored"})
+    name: str | None = field(default=None, metadata={"on_resume": "ignored"})
+    steps: int | None = _changeable()
+    epochs: float | None = _changeable()
+    minutes: float | None = _changeable()
     batch_size: int = 64
     resolution: int | None = None
     channels: int | None = None
@@ -48,20 +67,24 @@ class TrainOptions:
     width: int = 64
     arch: str = "dcgan"
     optimizer: str = "adam"
-    generator_lr: float | None = None
-    discriminator_lr: float | None = None
+    generator_lr: float | None = _flag(None, "--g-lr")
+    discriminator_lr: float | None = _flag(None, "--d-lr")
+    beta1: float | None = None
+    beta2: float | None = None
+    momentum: float | None = None
     seed: int | None = None
-    sample_every: int = 100
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
+    sample_every: int = _changeable(100)
+    checkpoint_every: int = _changeable(1000)
+    keep_checkpoints: int = _changeable(3)
     fit: str = "crop"
     background: str = "white"
     video_stride: int | None = None
     max_frames_per_video: int = 1000
     precision: str = "auto"
-    strategy: str = "none"
-    cache_dir: Path | None = None
-    # The GAN family (kgan.losses, kgan.conditions, kgan.augment, kgan.ema).
+    strategy: str = _changeable("none")
+    cache_dir: Path | None = _changeable()  # None: $KGAN_CACHE_DIR or ~/.cache/kgan
+    no_cache: bool = _changeable(False)
+    # The GAN family (kgan.gan: losses, conditions, augment, ema).
     loss: str = "bce"
     critic_steps: int | None = None
     gp_weight: float = 10.0
@@ -71,76 +94,110 @@ class TrainOptions:
     info_continuous: int | None = None
     ema: float | None = None
     augment: str | None = None
-    # FID and KID during training (kgan.evaluation).
-    eval_every: int | None = None
-    eval_data: Path | None = None
-    eval_n: int = 1000
-    eval_features: Path | None = None
-    eval_weights: Path | None = None
-    # Set only when continuing a run; never saved in config.json.
-    resume: Path | None = None
+    # FID and KID during training (kgan.tools.evaluation).
+    eval_every: int | None = _changeable()
+    eval_data: Path | None = _changeable()
+    eval_n: int = _changeable(1000)
+    eval_features: Path | None = _changeable()
+    eval_weights: Path | None = _changeable()
+    # Set only when continuing a run, and by validate; never saved in config.json.
+    resume: Path | None = field(default=None, metadata={"saved": False})
+    validated: bool = field(default=False, compare=False, repr=False, metadata={"saved": False})
 
     def validate(self) -> TrainOptions:
-        """Check every option, fill the defaults that depend on others, and return self."""
+        """Check every option, fill every default, and return self. Runs once; later calls return at once."""
+        if self.validated:
+            return self
+        self._validate_data()
+        self._validate_budget_and_outputs()
+        self._validate_model()
+        self._validate_optimizer()
+        self._validate_family()
+        self._validate_evaluation()
+        self.validated = True
+        return self
+
+    def _validate_data(self) -> None:
+        from kgan.images.cache import default_cache_dir
+        from kgan.images.embedded import embedded_data_dir
+
+        if self.data_dir is None:
+            self.data_dir = embedded_data_dir()
+            if self.data_dir is None:
+                raise DataError("this install has no embedded data set; give a folder: kgan train DIR")
         # Absolute, so that a resumed run finds its images from any folder.
         self.data_dir = Path(self.data_dir).absolute()
+        if not self.data_dir.exists():
+            raise DataError(f"{self.data_dir} does not exist")
+        _choice("--fit", self.fit, ("crop", "pad"))
+        _choice("--background", self.background, ("white", "black"))
+        if self.channels is not None and self.channels not in (1, 3):
+            raise OptionError(f"--channels must be auto, 1 or 3, not {self.channels}")
+        if self.video_stride is not None:
+            _positive("--video-stride", self.video_stride)
+        _positive("--max-frames-per-video", self.max_frames_per_video)
+        if self.no_cache:
+            self.cache_dir = None
+        else:
+            self.cache_dir = Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
+
+    def _validate_budget_and_outputs(self) -> None:
         self.runs_dir = Path(self.runs_dir)
-        _positive("--batch-size", self.batch_size)
-        _positive("--latent-dim", self.latent_dim)
-        _positive("--width", self.width)
-        _positive("--sample-every", self.sample_every)
-        _positive("--checkpoint-every", self.checkpoint_every)
-        _positive("--keep-checkpoints", self.keep_checkpoints)
         for flag, value in (("--steps", self.steps), ("--epochs", self.epochs), ("--minutes", self.minutes)):
             if value is not None:
                 _positive(flag, value)
         if self.steps is None and self.epochs is None and self.minutes is None:
             self.steps = DEFAULT_STEPS
-        _choice("--arch", self.arch, ARCHITECTURES)
-        _choice("--optimizer", self.optimizer, OPTIMIZERS)
-        _choice("--fit", self.fit, ("crop", "pad"))
-        _choice("--background", self.background, ("white", "black"))
-        _choice("--precision", self.precision, PRECISIONS)
-        _choice("--strategy", self.strategy, STRATEGIES)
-        self.cache_dir = Path(self.cache_dir) if self.cache_dir is not None else None
-        if self.channels is not None and self.channels not in (1, 3):
-            raise OptionError(f"--channels must be auto, 1 or 3, not {self.channels}")
-        if self.resolution is not None:
-            check_resolution(self.resolution, self.arch)
+        _positive("--sample-every", self.sample_every)
+        _positive("--checkpoint-every", self.checkpoint_every)
+        _positive("--keep-checkpoints", self.keep_checkpoints)
         if self.name is not None and not RUN_NAME.match(self.name):
             raise OptionError(f"--name {self.name!r}: use letters, digits, '.', '_' and '-' only")
-        if self.video_stride is not None:
-            _positive("--video-stride", self.video_stride)
-        _positive("--max-frames-per-video", self.max_frames_per_video)
-        self._validate_family()
-        if self.eval_every is not None:
-            _positive("--eval-every", self.eval_every)
-        elif self.eval_data is not None or self.eval_features is not None or self.eval_weights is not None:
-            raise OptionError("--eval-data, --eval-features and --eval-weights need --eval-every")
-        if self.eval_n < 2:
-            raise OptionError(f"--eval-n must be at least 2, not {self.eval_n}")
-        for name in ("eval_data", "eval_features", "eval_weights"):
-            value = getattr(self, name)
-            setattr(self, name, Path(value).absolute() if value is not None else None)
-        default_lr = DEFAULT_LEARNING_RATES[self.optimizer]
-        if self.loss == "wgan-gp" and self.optimizer == "adam":
-            default_lr = WGAN_GP_LEARNING_RATE
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise OptionError(f"--seed must be between 0 and {2**32 - 1}, not {self.seed}")
+        _choice("--precision", self.precision, PRECISIONS)
+        _choice("--strategy", self.strategy, STRATEGIES)
+
+    def _validate_model(self) -> None:
+        _positive("--batch-size", self.batch_size)
+        _positive("--latent-dim", self.latent_dim)
+        _positive("--width", self.width)
+        _choice("--arch", self.arch, ARCHITECTURES)
+        if self.resolution is not None:
+            check_resolution(self.resolution, self.arch)
+
+    def _validate_optimizer(self) -> None:
+        _choice("--optimizer", self.optimizer, OPTIMIZERS)
+        _choice("--loss", self.loss, LOSSES)
+        wgan_adam = self.loss == "wgan-gp" and self.optimizer == "adam"
+        default_lr = WGAN_GP_LEARNING_RATE if wgan_adam else DEFAULT_LEARNING_RATES[self.optimizer]
         self.generator_lr = default_lr if self.generator_lr is None else self.generator_lr
         self.discriminator_lr = default_lr if self.discriminator_lr is None else self.discriminator_lr
         _positive("--g-lr", self.generator_lr)
         _positive("--d-lr", self.discriminator_lr)
-        if self.seed is not None and not 0 <= self.seed < 2**32:
-            raise OptionError(f"--seed must be between 0 and {2**32 - 1}, not {self.seed}")
-        return self
+        if self.optimizer == "adam":
+            if self.momentum is not None:
+                raise OptionError("--momentum is for --optimizer sgd; Adam takes --beta1 and --beta2")
+            default_betas = WGAN_GP_BETAS if self.loss == "wgan-gp" else DEFAULT_BETAS
+            self.beta1 = default_betas[0] if self.beta1 is None else self.beta1
+            self.beta2 = default_betas[1] if self.beta2 is None else self.beta2
+            for flag, value in (("--beta1", self.beta1), ("--beta2", self.beta2)):
+                if not 0 <= value < 1:
+                    raise OptionError(f"{flag} must be at least 0 and below 1, not {value}")
+        else:
+            if self.beta1 is not None or self.beta2 is not None:
+                raise OptionError("--beta1 and --beta2 are for --optimizer adam; SGD takes --momentum")
+            self.momentum = DEFAULT_MOMENTUM if self.momentum is None else self.momentum
+            if not 0 <= self.momentum < 1:
+                raise OptionError(f"--momentum must be at least 0 and below 1, not {self.momentum}")
 
     def _validate_family(self) -> None:
-        _choice("--loss", self.loss, LOSSES)
         if self.arch == "seed" and (self.loss != "bce" or self.info_codes):
             raise OptionError(
                 "--arch seed ends D in a sigmoid, so it takes only --loss bce and no --info-codes; use --arch dcgan"
             )
         if self.critic_steps is None:
-            self.critic_steps = 5 if self.loss == "wgan-gp" else 1
+            self.critic_steps = WGAN_GP_CRITIC_STEPS if self.loss == "wgan-gp" else 1
         _positive("--critic-steps", self.critic_steps)
         if self.gp_weight < 0:
             raise OptionError(f"--gp-weight must not be negative, not {self.gp_weight}")
@@ -149,8 +206,8 @@ class TrainOptions:
         if not self.info_codes and (self.info_categories is not None or self.info_continuous is not None):
             raise OptionError("--info-categories and --info-continuous need --info-codes")
         if self.info_codes:
-            self.info_categories = 10 if self.info_categories is None else self.info_categories
-            self.info_continuous = 2 if self.info_continuous is None else self.info_continuous
+            self.info_categories = INFO_CATEGORIES if self.info_categories is None else self.info_categories
+            self.info_continuous = INFO_CONTINUOUS if self.info_continuous is None else self.info_continuous
             if self.info_categories < 2 or self.info_continuous < 0:
                 raise OptionError("--info-categories must be at least 2 and --info-continuous at least 0")
         if self.ema is not None and not 0 < self.ema < 1:
@@ -160,97 +217,76 @@ class TrainOptions:
         except ValueError as error:
             raise OptionError(f"--augment: {error}") from None
 
+    def _validate_evaluation(self) -> None:
+        if self.eval_every is not None:
+            _positive("--eval-every", self.eval_every)
+        elif self.eval_data is not None or self.eval_features is not None or self.eval_weights is not None:
+            raise OptionError("--eval-data, --eval-features and --eval-weights need --eval-every")
+        if self.eval_n < 2:
+            raise OptionError(f"--eval-n must be at least 2, not {self.eval_n}")
+        for name in ("eval_data", "eval_features", "eval_weights"):
+            value = getattr(self, name)
+            setattr(self, name, Path(value).absolute() if value is not None else None)
+
     def to_json(self) -> dict[str, Any]:
-        """The options as JSON-ready values (paths as strings), without ``resume``."""
-        values = dataclasses.asdict(self)
-        values.pop("resume")
-        return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+        """The options as JSON-ready values (paths as strings), without the unsaved fields."""
+        return {
+            item.name: _to_json_value(getattr(self, item.name))
+            for item in dataclasses.fields(self)
+            if item.metadata.get("saved", True)
+        }
 
     @classmethod
     def from_json(cls, values: Any, source: str = "config.json") -> TrainOptions:
-        """Options read back from a run's config, checked name by name and type by type."""
+        """Options read back from a run's config, checked name by name against the fields' types.
+
+        The result is not validated: resuming validates it once, with the
+        options typed on the command line applied.
+        """
         if not isinstance(values, dict):
             raise OptionError(f"{source}: 'options' is not a JSON object")
-        known = {item.name: item for item in dataclasses.fields(cls) if item.name != "resume"}
-        unknown = sorted(set(values) - set(known))
+        types_by_name = _saved_field_types()
+        unknown = sorted(set(values) - set(types_by_name))
         if unknown:
             raise OptionError(f"{source}: unknown option {unknown[0]!r}; the file may be damaged or from a newer kgan")
-        checked: dict[str, Any] = {}
         for name, value in values.items():
-            if value is not None and not _json_type_fits(value, _FIELD_TYPES[name]):
+            if value is not None and not any(_json_type_fits(value, kind) for kind in types_by_name[name]):
                 raise OptionError(f"{source}: option {name!r} has a value of the wrong type ({value!r})")
-            checked[name] = value
-        if "data_dir" not in checked:
+        if values.get("data_dir") is None:
             raise OptionError(f"{source}: the option 'data_dir' is missing")
-        try:
-            return cls(**checked).validate()
-        except OptionError as error:
-            raise OptionError(f"{source}: {error}") from None
-
-
-# What each option holds in JSON: int options accept only ints, float ones ints or floats.
-_FIELD_TYPES = {
-    "data_dir": str, "runs_dir": str, "name": str, "steps": int, "epochs": float, "minutes": float,
-    "batch_size": int, "resolution": int, "channels": int, "latent_dim": int, "width": int, "arch": str,
-    "optimizer": str, "generator_lr": float, "discriminator_lr": float, "seed": int, "sample_every": int,
-    "checkpoint_every": int, "keep_checkpoints": int, "fit": str, "background": str, "precision": str,
-    "strategy": str, "cache_dir": str, "loss": str, "critic_steps": int, "gp_weight": float, "conditional": bool,
-    "info_codes": bool, "info_categories": int, "info_continuous": int, "ema": float, "augment": str,
-    "eval_every": int, "eval_data": str, "eval_n": int, "eval_features": str, "eval_weights": str,
-    "video_stride": int, "max_frames_per_video": int,
-}  # fmt: skip
-# Options that may change when a run is resumed; the rest shape the networks or the data.
-RESUMABLE_OPTIONS = (
-    "data_dir",
-    "steps",
-    "epochs",
-    "minutes",
-    "sample_every",
-    "checkpoint_every",
-    "keep_checkpoints",
-    "strategy",
-    "cache_dir",
-    "eval_every",
-    "eval_data",
-    "eval_n",
-    "eval_features",
-    "eval_weights",
-)
-BUDGET_OPTIONS = ("steps", "epochs", "minutes")
+        paths = {name for name, kinds in types_by_name.items() if Path in kinds}
+        return cls(**{name: Path(value) if name in paths and value is not None else value
+                      for name, value in values.items()})  # fmt: skip
 
 
 def option_flag(name: str) -> str:
     """The command-line spelling of an option: 'batch_size' -> '--batch-size'."""
-    return {"generator_lr": "--g-lr", "discriminator_lr": "--d-lr"}.get(name, "--" + name.replace("_", "-"))
-
-
-def _json_type_fits(value: Any, expected: type) -> bool:
-    if isinstance(value, bool) or expected is bool:
-        return isinstance(value, bool) and expected is bool
-    if expected is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, expected)
+    for item in dataclasses.fields(TrainOptions):
+        if item.name == name and "flag" in item.metadata:
+            return item.metadata["flag"]
+    return "--" + name.replace("_", "-")
 
 
 def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -> TrainOptions:
-    """The options for continuing a run: the saved ones, with the few that may change replaced.
+    """The options for continuing a run: the saved ones, with the few that may change replaced, validated.
 
     ``given`` holds only the options the user typed. Giving any budget option
     replaces the whole saved budget; an option that shapes the networks or the
     data must match the saved value.
     """
+    on_resume = {item.name: item.metadata.get("on_resume", "fixed") for item in dataclasses.fields(TrainOptions)}
     for name, value in given.items():
-        if name in RESUMABLE_OPTIONS or name in ("runs_dir", "name"):
-            continue
-        if getattr(saved, name) != value:
+        if on_resume[name] == "fixed" and getattr(saved, name) != value:
             flag = option_flag(name)
             raise OptionError(f"{flag} cannot change when resuming (the run was trained with {getattr(saved, name)!r})")
     if any(name in given for name in BUDGET_OPTIONS):
         for name in BUDGET_OPTIONS:
             setattr(saved, name, given.get(name))
-    for name in RESUMABLE_OPTIONS:
-        if name in given and name not in BUDGET_OPTIONS:
-            setattr(saved, name, given[name])
+    for name, value in given.items():
+        if on_resume[name] == "changeable" and name not in BUDGET_OPTIONS:
+            setattr(saved, name, value)
+    if given.get("cache_dir") is not None and "no_cache" not in given:
+        saved.no_cache = False
     saved.resume = run_path
     return saved.validate()
 
@@ -262,6 +298,35 @@ def check_resolution(resolution: int, arch: str) -> None:
         raise OptionError(f"--resolution {resolution} is not supported; use 4-7 times a power of two: {examples}, ...")
     if arch == "seed" and resolution % 4:
         raise OptionError(f"--arch seed needs a resolution divisible by 4, not {resolution}")
+
+
+def _saved_field_types() -> dict[str, tuple[type, ...]]:
+    """Each saved option's allowed types (None left out), from the dataclass's annotations."""
+    hints = typing.get_type_hints(TrainOptions)
+    found = {}
+    for item in dataclasses.fields(TrainOptions):
+        if not item.metadata.get("saved", True):
+            continue
+        hint = hints[item.name]
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        kinds = typing.get_args(hint) if union else (hint,)
+        found[item.name] = tuple(kind for kind in kinds if kind is not type(None))
+    return found
+
+
+def _json_type_fits(value: Any, expected: type) -> bool:
+    """Whether a JSON value can hold an option of this type: ints are not bools, floats accept ints."""
+    if isinstance(value, bool) or expected is bool:
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    if expected is Path:
+        return isinstance(value, str)
+    return isinstance(value, expected)
+
+
+def _to_json_value(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
 
 
 def _positive(flag: str, value: float) -> None:

@@ -2,14 +2,18 @@
 
 Either way the loop gets the same things: the run folder, the images, the
 networks with their optimizers, the fixed sample noise and the counters (step,
-images seen, elapsed seconds). Everything read back from a run folder is
-checked, and a damaged or tampered file is named in a one-line error.
+images seen, elapsed seconds). The run folder is read through ``kgan.runs``,
+which checks every file and names a damaged or tampered one in one line.
+
+The images are decoded before TensorFlow is imported, always: decoding a large
+folder forks worker processes, which is only safe while TensorFlow's threads
+do not exist yet (see ``kgan.images.folders``). So this module imports nothing
+heavy at the top, and ``_load_folder`` runs before ``_set_up_runtime``;
+tests/test_house.py checks both.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -20,36 +24,30 @@ from typing import Any
 import numpy as np
 
 from kgan import __version__
-from kgan.augment import parse_policies
-from kgan.clips import ClipPolicy
-from kgan.conditions import ClassCondition, InfoCodes, NoCondition, condition_from_json
-from kgan.dataset import ImageFolder, load_image_folder
-from kgan.errors import DataError, RunError
-from kgan.options import DISCRIMINATOR_OUTPUT, WGAN_GP_BETAS, TrainOptions
-from kgan.progress import Reporter, format_elapsed
-from kgan.runs import Run, create_run, write_bytes_atomic, write_json_atomic
+from kgan.errors import RunError
+from kgan.files import write_array_atomic, write_json_atomic
+from kgan.gan.augment import parse_policies
+from kgan.gan.catalog import DISCRIMINATOR_OUTPUT
+from kgan.gan.conditions import Condition, condition_for
+from kgan.images.clips import ClipPolicy
+from kgan.images.folders import ImageFolder, load_image_folder
+from kgan.options import TrainOptions
+from kgan.random_streams import Stream, stream
+from kgan.reporting import Reporter, format_elapsed
+from kgan.runs import Run, RunConfig, create_run
 
 SAMPLE_GRID_SIZE = 64
 
 
-def sample_noise(seed: int, count: int, latent_dim: int, condition: NoCondition) -> np.ndarray:
+def sample_noise(seed: int, count: int, latent_dim: int, condition: Condition) -> np.ndarray:
     """The fixed generator inputs (noise and codes) behind a run's sample grids.
 
     For a conditional run each row of the grid is one class; for InfoGAN each
     row one value of the categorical code.
     """
-    rng = np.random.default_rng([seed, 2])
+    rng = stream(seed, Stream.SAMPLE_GRID)
     noise = rng.standard_normal((count, latent_dim), dtype=np.float32)
-    if isinstance(condition, ClassCondition):
-        rows = np.arange(count) * len(condition.classes) // count
-        return np.concatenate([noise, condition.one_hot(rows)], axis=1)
-    if isinstance(condition, InfoCodes):
-        codes = condition.codes_for_fakes(rng, np.zeros(count, dtype=np.int64))
-        codes[:, : condition.categories] = np.eye(condition.categories)[
-            np.arange(count) * condition.categories // count
-        ]
-        return np.concatenate([noise, codes], axis=1)
-    return noise
+    return np.concatenate([noise, condition.grid_codes(rng, count)], axis=1)
 
 
 @dataclass
@@ -59,25 +57,153 @@ class Session:
     run: Run
     options: TrainOptions
     folder: ImageFolder
-    trainer: Any  # kgan.trainer.GanTrainer, imported lazily
+    trainer: Any  # kgan.gan.step.GanTrainer, imported lazily
     seed: int
     fixed_noise: np.ndarray
     distribution: Any  # kgan.distribute.Distribution
     labels: np.ndarray  # one class index per image (zeros unless the run is conditional)
-    condition: NoCondition
+    condition: Condition
     step: int = 0
     images_seen: int = 0
     elapsed_before: float = 0.0
     # A worker's scratch folder (multi-worker runs): removed when training ends.
     scratch: Path | None = None
-    # FID and KID every --eval-every steps (on the chief): the feature model, and the
-    # real images' features once they have been computed.
+    # The feature model for FID and KID every --eval-every steps (on the chief only).
     evaluator: Any = None
-    real_features: np.ndarray | None = None
 
     @property
     def multiworker(self) -> bool:
         return self.distribution.name == "multiworker"
+
+
+def new_session(options: TrainOptions, reporter: Reporter) -> Session:
+    """Start a new run: load the images, set up the devices, create the run folder and the networks."""
+    from kgan.distribute import multiworker_seed
+
+    seed = options.seed
+    if seed is None:
+        seed = multiworker_seed() if options.strategy == "multiworker" else secrets.randbelow(2**31)
+
+    # Load training set (before TensorFlow is imported: decoding may fork).
+    folder = _load_folder(options, options.resolution, options.channels, reporter)
+    condition = condition_for(
+        options.conditional, options.info_codes, options.info_categories, options.info_continuous, folder.files
+    )
+    labels = condition.image_labels(folder.files)
+
+    # Set up devices, then create the run folder (the chief's, on a multi-worker run).
+    distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
+    scratch = None
+    if distribution.is_chief:
+        run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
+    else:
+        run, scratch = _scratch_run()
+    write_json_atomic(run.config_path, _config(options, folder, seed, precision, distribution, condition, labels))
+    write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
+    fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
+    write_array_atomic(run.sample_noise_path, fixed_noise)
+    reporter.message(f"run folder: {run.path}")
+
+    # Construct networks.
+    trainer = _build_trainer(options, folder, condition, distribution)
+    reporter.message(
+        f"{options.arch} at {folder.resolution}x{folder.resolution}x{folder.channels}: "
+        f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
+        f"batch {options.batch_size}, seed {seed}"
+    )
+    return Session(
+        run, options, folder, trainer, seed, fixed_noise, distribution, labels, condition,
+        scratch=scratch, evaluator=evaluator,
+    )  # fmt: skip
+
+
+def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig | None = None) -> Session:
+    """Pick a run up at its newest checkpoint, with every counter where it was.
+
+    ``config`` is the run's config.json when the caller has read it already (to merge the options).
+    """
+    run = Run(Path(options.resume))
+    config = config or run.config()
+    model, condition = config.model, config.model.condition
+
+    # Load training set, as the run first saw it (before TensorFlow is imported: decoding may fork).
+    folder = _load_folder(options, model.resolution, model.channels, reporter)
+    if folder.fingerprint != config.data_fingerprint:
+        reporter.message("note: the images changed since the run started, so the batches will differ from before")
+    labels = condition.image_labels(folder.files)
+    fixed_noise = run.sample_noise(options.latent_dim + condition.code_size)
+
+    # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
+    distribution, _, evaluator = _set_up_runtime(options, config.seed, reporter)
+    writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
+
+    # Load networks, optimizers and counters from the newest checkpoint.
+    from kgan.checkpoints import load_for_training, remove_unfinished
+    from kgan.gan.step import GanTrainer
+
+    if distribution.is_chief:
+        remove_unfinished(run)
+    checkpoint = run.latest_checkpoint()
+    state = None
+    if checkpoint is None:
+        # Killed before its first checkpoint: start again, inside the same folder.
+        reporter.message(f"run {run.path} has no checkpoint yet; starting it again from step 0")
+        trainer = _build_trainer(options, folder, condition, distribution)
+    else:
+        with distribution.strategy.scope():
+            generator, discriminator, ema, state = load_for_training(checkpoint)
+        if (ema is None) != (options.ema is None):
+            raise RunError(f"{checkpoint.path} does not match config.json: the moving average of G is missing or extra")
+        _check_shapes(generator, discriminator, config, checkpoint.path)
+        trainer = GanTrainer(
+            generator, discriminator, generator.optimizer, discriminator.optimizer,
+            gan_setup(options, condition), distribution.strategy, ema,
+        )  # fmt: skip
+    session = Session(
+        writes_to, options, folder, trainer, config.seed, fixed_noise, distribution, labels, condition,
+        scratch=scratch, evaluator=evaluator,
+    )  # fmt: skip
+    if state is not None:
+        session.step, session.images_seen, session.elapsed_before = state.step, state.images_seen, state.elapsed_seconds
+        reporter.message(f"resuming {run.path} at step {session.step:,} ({format_elapsed(session.elapsed_before)})")
+    if distribution.is_chief:
+        run.truncate_losses(session.step)
+        document = config.document
+        document.setdefault("resumed", []).append(
+            {"at_step": session.step, "at": _now(), "options": options.to_json(), "kgan_version": __version__}
+        )
+        document["options"] = options.to_json()
+        write_json_atomic(run.config_path, document)
+    return session
+
+
+def gan_setup(options: TrainOptions, condition: Condition) -> Any:
+    """The trainer's variant pieces, from the options."""
+    from kgan.gan.losses import AdversarialLoss
+    from kgan.gan.step import GanSetup
+
+    return GanSetup(
+        loss=AdversarialLoss(options.loss, from_logits=DISCRIMINATOR_OUTPUT[options.arch] == "logits"),
+        condition=condition,
+        augment=parse_policies(options.augment),
+        critic_steps=options.critic_steps,
+        gradient_penalty_weight=options.gp_weight,
+        ema_decay=options.ema,
+    )
+
+
+def _load_folder(
+    options: TrainOptions, resolution: int | None, channels: int | None, reporter: Reporter
+) -> ImageFolder:
+    clips = ClipPolicy(options.video_stride, options.max_frames_per_video)
+    folder = load_image_folder(
+        options.data_dir, resolution, channels, options.fit, options.background, options.cache_dir, clips=clips
+    )
+    cached = {"read": ", read from the data cache", "written": ", now cached"}.get(folder.cache, "")
+    if folder.cache.startswith("unavailable"):
+        cached = f", data cache {folder.cache}"
+    reporter.message(f"{folder.summary()} from {options.data_dir}{cached}")
+    return folder
 
 
 def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any:
@@ -102,7 +228,7 @@ def _make_evaluator(options: TrainOptions, distribution: Any) -> Any:
     if not distribution.is_chief:
         return None
     from kgan import backend
-    from kgan.evaluation import load_feature_model
+    from kgan.tools.evaluation import load_feature_model
 
     # Features are computed in float32 whatever the training precision.
     with backend.precision_scope("float32"):
@@ -115,122 +241,12 @@ def _scratch_run() -> tuple[Run, Path]:
     return create_run(scratch, "run", name_hint="run"), scratch
 
 
-def _load_folder(
-    options: TrainOptions, resolution: int | None, channels: int | None, reporter: Reporter
-) -> ImageFolder:
-    clips = ClipPolicy(options.video_stride, options.max_frames_per_video)
-    folder = load_image_folder(
-        options.data_dir, resolution, channels, options.fit, options.background, options.cache_dir, clips=clips
-    )
-    cached = {"read": ", read from the data cache", "written": ", now cached"}.get(folder.cache, "")
-    if folder.cache.startswith("unavailable"):
-        cached = f", data cache {folder.cache}"
-    reporter.message(f"{folder.summary()} from {options.data_dir}{cached}")
-    return folder
-
-
-def new_session(options: TrainOptions, reporter: Reporter) -> Session:
-    """Start a new run: load the images, set up the devices, create the run folder and the networks."""
-    from kgan.distribute import multiworker_seed
-
-    seed = options.seed
-    if seed is None:
-        seed = multiworker_seed() if options.strategy == "multiworker" else secrets.randbelow(2**31)
-
-    # Load training set.
-    folder = _load_folder(options, options.resolution, options.channels, reporter)
-    condition = condition_for(options, folder)
-    labels = labels_for(condition, folder)
-
-    # Set up devices, then create the run folder (the chief's, on a multi-worker run).
-    distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
-    scratch = None
-    if distribution.is_chief:
-        run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
-    else:
-        run, scratch = _scratch_run()
-    write_json_atomic(run.config_path, _config(options, folder, seed, precision, distribution, condition, labels))
-    write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
-    fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
-    _save_array(run.sample_noise_path, fixed_noise)
-    reporter.message(f"run folder: {run.path}")
-
-    # Construct networks.
-    trainer = _build_trainer(options, folder, condition, distribution)
-    reporter.message(
-        f"{options.arch} at {folder.resolution}x{folder.resolution}x{folder.channels}: "
-        f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
-        f"batch {options.batch_size}, seed {seed}"
-    )
-    return Session(
-        run,
-        options,
-        folder,
-        trainer,
-        seed,
-        fixed_noise,
-        distribution,
-        labels,
-        condition,
-        scratch=scratch,
-        evaluator=evaluator,
-    )
-
-
-def condition_for(options: TrainOptions, folder: ImageFolder) -> NoCondition:
-    """What G gets besides noise: the folder's classes, InfoGAN codes, or nothing."""
-    if options.conditional:
-        return ClassCondition(tuple(sorted({_class_of(name) for name in folder.files})))
-    if options.info_codes:
-        return InfoCodes(options.info_categories, options.info_continuous)
-    return NoCondition()
-
-
-def _class_of(relative_path: str) -> str:
-    parts = Path(relative_path).parts
-    if len(parts) < 2:
-        raise DataError(f"--conditional needs one subfolder per class, but {relative_path} is not in one")
-    return parts[0]
-
-
-def labels_for(condition: NoCondition, folder: ImageFolder) -> np.ndarray:
-    """Each image's class index (all zeros without classes)."""
-    if not isinstance(condition, ClassCondition):
-        return np.zeros(len(folder.files), dtype=np.int64)
-    if len(condition.classes) < 2:
-        raise DataError("--conditional needs at least two classes (subfolders with images)")
-    index = {name: i for i, name in enumerate(condition.classes)}
-    labels = []
-    for name in folder.files:
-        found = index.get(_class_of(name))
-        if found is None:
-            raise DataError(f"{name} is in a class the run was not trained on ({', '.join(condition.classes)})")
-        labels.append(found)
-    return np.array(labels, dtype=np.int64)
-
-
-def gan_setup(options: TrainOptions, condition: NoCondition) -> Any:
-    """The trainer's variant pieces, from the options."""
-    from kgan.losses import AdversarialLoss
-    from kgan.trainer import GanSetup
-
-    return GanSetup(
-        loss=AdversarialLoss(options.loss, from_logits=DISCRIMINATOR_OUTPUT[options.arch] == "logits"),
-        condition=condition,
-        augment=parse_policies(options.augment),
-        critic_steps=options.critic_steps,
-        gradient_penalty_weight=options.gp_weight,
-        ema_decay=options.ema,
-    )
-
-
-def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: NoCondition, distribution: Any) -> Any:
+def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: Condition, distribution: Any) -> Any:
     """New networks and optimizers, as the options say, for the folder's image size."""
-    from kgan.ema import make_average
-    from kgan.models import build_discriminator, build_generator
-    from kgan.trainer import GanTrainer, make_optimizer
+    from kgan.gan.ema import make_ema
+    from kgan.gan.models import build_discriminator, build_generator
+    from kgan.gan.step import GanTrainer, make_optimizer
 
-    betas = WGAN_GP_BETAS if options.loss == "wgan-gp" else (0.5, 0.999)
     with distribution.strategy.scope():
         generator = build_generator(
             folder.resolution,
@@ -247,165 +263,23 @@ def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: NoCond
             options.arch,
             outputs=1 + condition.extra_outputs,
         )
-        generator_optimizer = make_optimizer(options.optimizer, options.generator_lr, *betas)
-        discriminator_optimizer = make_optimizer(options.optimizer, options.discriminator_lr, *betas)
-        average = make_average(generator) if options.ema is not None else None
+        optimizers = [
+            make_optimizer(options.optimizer, learning_rate, options.beta1, options.beta2, options.momentum)
+            for learning_rate in (options.generator_lr, options.discriminator_lr)
+        ]
+        ema = make_ema(generator) if options.ema is not None else None
     return GanTrainer(
-        generator,
-        discriminator,
-        generator_optimizer,
-        discriminator_optimizer,
-        gan_setup(options, condition),
-        distribution.strategy,
-        average,
+        generator, discriminator, *optimizers, gan_setup(options, condition), distribution.strategy, ema
     )
 
 
-def resume_session(options: TrainOptions, reporter: Reporter) -> Session:
-    """Pick a run up at its newest checkpoint, with every counter where it was."""
-    run = Run(Path(options.resume))
-    config = run.read_config()
-    seed, model = _checked_seed_and_model(config, run)
-
-    # Load training set, as the run first saw it.
-    folder = _load_folder(options, model["resolution"], model["channels"], reporter)
-    if folder.fingerprint != config.get("data", {}).get("fingerprint"):
-        reporter.message("note: the images changed since the run started, so the batches will differ from before")
-    try:
-        condition = condition_from_json(model.get("condition"))
-    except ValueError as error:
-        raise RunError(f"{run.config_path} is damaged: {error}") from None
-    labels = labels_for(condition, folder)
-    fixed_noise = _load_sample_noise(run, options.latent_dim + condition.code_size)
-
-    # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
-    distribution, _, evaluator = _set_up_runtime(options, seed, reporter)
-    writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
-
-    # Load networks, optimizers and counters from the newest checkpoint.
-    from kgan.checkpoints import load_for_training, remove_unfinished
-    from kgan.trainer import GanTrainer
-
-    if distribution.is_chief:
-        remove_unfinished(run)
-    checkpoint = run.latest_checkpoint()
-    if checkpoint is None:
-        # Killed before its first checkpoint: start again, inside the same folder.
-        reporter.message(f"run {run.path} has no checkpoint yet; starting it again from step 0")
-        trainer = _build_trainer(options, folder, condition, distribution)
-    else:
-        with distribution.strategy.scope():
-            generator, discriminator, average, state = load_for_training(checkpoint)
-        if (average is None) != (options.ema is None):
-            raise RunError(f"{checkpoint} does not match config.json: the moving average of G is missing or extra")
-        _check_shapes(generator, discriminator, model, options.latent_dim + condition.code_size, checkpoint)
-        trainer = GanTrainer(
-            generator,
-            discriminator,
-            generator.optimizer,
-            discriminator.optimizer,
-            gan_setup(options, condition),
-            distribution.strategy,
-            average,
-        )
-    session = Session(
-        writes_to,
-        options,
-        folder,
-        trainer,
-        seed,
-        fixed_noise,
-        distribution,
-        labels,
-        condition,
-        scratch=scratch,
-        evaluator=evaluator,
-    )
-    if checkpoint is not None:
-        session.step = _state_int(state, "step", checkpoint)
-        session.images_seen = _state_int(state, "images_seen", checkpoint)
-        session.elapsed_before = float(_state_number(state, "elapsed_seconds", checkpoint))
-        reporter.message(f"resuming {run.path} at step {session.step:,} ({format_elapsed(session.elapsed_before)})")
-    if distribution.is_chief:
-        _truncate_log(run, session.step)
-        config.setdefault("resumed", []).append(
-            {"at_step": session.step, "at": _now(), "options": options.to_json(), "kgan_version": __version__}
-        )
-        config["options"] = options.to_json()
-        write_json_atomic(run.config_path, config)
-    return session
-
-
-def _truncate_log(run: Run, step: int) -> None:
-    """Drop log lines past the checkpoint being resumed from; they will be written again."""
-    if not run.losses_path.exists():
-        return
-    kept = []
-    with open(run.losses_path, encoding="utf-8", errors="replace") as stream:
-        for line in stream:
-            try:
-                if int(json.loads(line)["step"]) <= step:
-                    kept.append(line if line.endswith("\n") else line + "\n")
-            except (ValueError, KeyError, TypeError):
-                continue  # a line cut short by a kill
-    write_bytes_atomic(run.losses_path, "".join(kept).encode("utf-8"))
-
-
-def _save_array(path: Path, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    write_bytes_atomic(path, buffer.getvalue())
-
-
-def _load_sample_noise(run: Run, latent_dim: int) -> np.ndarray:
-    path = run.sample_noise_path
-    try:
-        noise = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise RunError(f"{path} is missing") from None
-    except (OSError, ValueError) as error:
-        raise RunError(f"{path} is damaged ({error})") from None
-    if noise.dtype != np.float32 or noise.ndim != 2 or noise.shape[1] != latent_dim:
-        raise RunError(f"{path} is damaged (expected float32 noise of shape (N, {latent_dim}), got {noise.shape})")
-    return noise
-
-
-def _checked_seed_and_model(config: dict[str, Any], run: Run) -> tuple[int, dict[str, Any]]:
-    seed, model = config.get("seed"), config.get("model")
-    where = run.config_path
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise RunError(f"{where} is damaged: 'seed' is not a whole number")
-    if not isinstance(model, dict):
-        raise RunError(f"{where} is damaged: 'model' is missing")
-    for key in ("resolution", "channels", "latent_dim"):
-        if not isinstance(model.get(key), int):
-            raise RunError(f"{where} is damaged: 'model.{key}' is not a whole number")
-    if model.get("discriminator_output") not in ("logits", "probabilities"):
-        raise RunError(f"{where} is damaged: 'model.discriminator_output' is not logits or probabilities")
-    return seed, model
-
-
-def _check_shapes(generator: Any, discriminator: Any, model: dict[str, Any], input_size: int, checkpoint: Path) -> None:
-    size = model["resolution"]
-    image_shape = (None, size, size, model["channels"])
-    if tuple(generator.input_shape) != (None, input_size) or tuple(generator.output_shape) != image_shape:
+def _check_shapes(generator: Any, discriminator: Any, config: RunConfig, checkpoint: Path) -> None:
+    model = config.model
+    image_shape = (None, model.resolution, model.resolution, model.channels)
+    if tuple(generator.input_shape) != (None, model.input_size) or tuple(generator.output_shape) != image_shape:
         raise RunError(f"{checkpoint} holds a generator that does not match config.json")
     if tuple(discriminator.input_shape)[:3] != image_shape[:3]:
         raise RunError(f"{checkpoint} holds a discriminator that does not match config.json")
-
-
-def _state_number(state: dict[str, Any], key: str, checkpoint: Path) -> float:
-    value = state.get(key)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise RunError(f"{checkpoint / 'state.json'} is damaged: {key!r} is missing or negative")
-    return value
-
-
-def _state_int(state: dict[str, Any], key: str, checkpoint: Path) -> int:
-    value = _state_number(state, key, checkpoint)
-    if not isinstance(value, int):
-        raise RunError(f"{checkpoint / 'state.json'} is damaged: {key!r} is not a whole number")
-    return value
 
 
 def _now() -> str:
@@ -413,7 +287,7 @@ def _now() -> str:
 
 
 def _name_hint(data_dir: Path) -> str:
-    from kgan.paths import embedded_data_dir
+    from kgan.images.embedded import embedded_data_dir
 
     embedded = embedded_data_dir()
     if embedded is not None and Path(data_dir).resolve() == embedded.resolve():
@@ -427,11 +301,12 @@ def _config(
     seed: int,
     precision: str,
     distribution: Any,
-    condition: NoCondition,
+    condition: Condition,
     labels: np.ndarray,
 ) -> dict[str, Any]:
     from kgan import backend
 
+    class_counts = condition.class_counts(labels)
     return {
         "kgan_version": __version__,
         **backend.versions(),
@@ -457,14 +332,7 @@ def _config(
             "fingerprint": folder.fingerprint,
             "images": len(folder.files),
             "skipped": folder.skip_counts(),
-            **_class_counts(condition, labels),
+            **({"classes": class_counts} if class_counts else {}),
             **({"videos": folder.videos} if folder.videos else {}),
         },
     }
-
-
-def _class_counts(condition: NoCondition, labels: np.ndarray) -> dict[str, Any]:
-    if not isinstance(condition, ClassCondition):
-        return {}
-    counts = np.bincount(labels, minlength=len(condition.classes))
-    return {"classes": {name: int(count) for name, count in zip(condition.classes, counts)}}

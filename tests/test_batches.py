@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kgan.batches import BatchOrder, BatchPlan, Prefetcher, make_batch
-from kgan.conditions import ClassCondition, InfoCodes
+from kgan.gan.batches import BatchOrder, BatchPlan, Prefetcher, make_batch
+from kgan.gan.conditions import ClassCondition, InfoCodes
 
 
 def test_every_image_appears_once_per_epoch_and_batches_stay_full():

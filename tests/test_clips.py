@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan.clips import ClipPolicy, ClipReader, clip_kind
-from kgan.dataset import load_image_folder
+from kgan.images.clips import ClipPolicy, ClipReader, clip_kind
+from kgan.images.folders import load_image_folder
 from tests.conftest import TINY_TRAIN_ARGS, make_folder
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan.dataset import load_image_folder
 from kgan.errors import DataError
+from kgan.images.folders import load_image_folder
 from tests.conftest import make_folder, shape_image
 
 
@@ -87,7 +87,7 @@ def test_fingerprint_changes_when_a_file_changes(tmp_path):
 
 
 def test_embedded_data_set_is_there_with_ten_classes():
-    from kgan.paths import embedded_data_dir
+    from kgan.images.embedded import embedded_data_dir
 
     root = embedded_data_dir()
     assert root is not None and (root / "LICENSE").is_file()
@@ -150,7 +150,7 @@ def test_worker_processes_decode_the_same_images_as_threads(tmp_path):
     script = (
         "import sys, numpy as np\n"
         "from pathlib import Path\n"
-        "import kgan.dataset as dataset\n"
+        "import kgan.images.folders as dataset\n"
         "dataset.PROCESS_POOL_MIN_FILES = 1\n"
         "loaded = dataset.load_image_folder(Path(sys.argv[1]), resolution=16)\n"
         "assert 'tensorflow' not in sys.modules\n"

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from kgan.backend import keras_module
-from kgan.dream import Dreamer, DreamSettings, keras_file_model, to_pixels
+from kgan.tools.dream import Dreamer, DreamSettings, keras_file_model, to_pixels
 
 keras = keras_module()
 

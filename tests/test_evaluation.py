@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from kgan.metrics import (
+from kgan.tools.metrics import (
     feature_statistics,
     frechet_distance,
     frechet_distance_of,
@@ -164,7 +164,7 @@ def test_a_model_that_gives_no_feature_vector_is_refused(evaluated_run, run_cli,
 
 
 def test_real_features_are_cached_and_a_changed_file_invalidates_them(tmp_path, tiny_feature_model):
-    from kgan.evaluation import RealImages, keras_features, real_features
+    from kgan.tools.evaluation import RealImages, keras_features, real_features
 
     folder = make_folder(tmp_path / "images", count=6, size=16)
     model = keras_features(tiny_feature_model)

@@ -85,7 +85,7 @@ def test_sigkill_at_random_moments_then_resume_ends_complete_and_loadable(tmp_pa
 
 
 def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path, run_cli, monkeypatch):
-    from kgan.trainer import GanTrainer
+    from kgan.gan.step import GanTrainer
 
     real_step = GanTrainer.train_step
     calls = {"n": 0}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan.dataset import list_files, load_image_folder
 from kgan.errors import DataError
+from kgan.images.folders import list_files, load_image_folder
 
 
 def _gradient(size=(32, 24)) -> Image.Image:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kgan.backend import keras_module
-from kgan.models import build_combined, build_discriminator, build_generator
+from kgan.gan.models import build_combined, build_discriminator, build_generator
 
 keras = keras_module()
 

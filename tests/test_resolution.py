@@ -1,6 +1,6 @@
 """Which resolutions the builders take, and how auto picks one."""
 
-from kgan.resolution import auto_resolution, plan_resolution, supported_resolutions
+from kgan.images.resolution import auto_resolution, plan_resolution, supported_resolutions
 
 
 def test_common_resolutions_are_supported():

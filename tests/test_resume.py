@@ -44,7 +44,7 @@ def test_resumed_run_ends_with_the_same_weights_as_a_straight_one(folder, tmp_pa
     assert len(straight) == len(resumed)
     for a, b in zip(straight, resumed):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
-    assert straight_state["images_seen"] == resumed_state["images_seen"] == 6 * 8
+    assert straight_state.images_seen == resumed_state.images_seen == 6 * 8
     assert _losses(runs / "straight") == _losses(runs / "halves")
     for step in ("000004", "000006"):
         name = f"step-{step}.png"

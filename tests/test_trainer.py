@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from kgan.backend import keras_module
-from kgan.batches import plain_batch
-from kgan.losses import AdversarialLoss
-from kgan.models import build_discriminator, build_generator
-from kgan.trainer import GanSetup, GanTrainer, make_optimizer
+from kgan.gan.batches import plain_batch
+from kgan.gan.losses import AdversarialLoss
+from kgan.gan.models import build_discriminator, build_generator
+from kgan.gan.step import GanSetup, GanTrainer, make_optimizer
 
 keras = keras_module()
 LATENT = 8

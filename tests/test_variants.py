@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgan.augment import augment, parse_policies
 from kgan.backend import keras_module, tensorflow_module
-from kgan.batches import BatchOrder, BatchPlan, make_batch
-from kgan.conditions import ClassCondition, InfoCodes
-from kgan.ema import make_average, ramped_decay, update_average
-from kgan.losses import AdversarialLoss, gradient_penalty
-from kgan.models import build_discriminator, build_generator
-from kgan.trainer import GanSetup, GanTrainer, make_optimizer
+from kgan.gan.augment import augment, parse_policies
+from kgan.gan.batches import BatchOrder, BatchPlan, make_batch
+from kgan.gan.conditions import ClassCondition, InfoCodes
+from kgan.gan.ema import make_ema, ramped_decay, update_ema
+from kgan.gan.losses import AdversarialLoss, gradient_penalty
+from kgan.gan.models import build_discriminator, build_generator
+from kgan.gan.step import GanSetup, GanTrainer, make_optimizer
 from tests.conftest import TINY_TRAIN_ARGS, make_folder
 
 keras = keras_module()
@@ -21,7 +21,7 @@ tf = tensorflow_module()
 ops = keras.ops
 
 
-def _trainer(setup: GanSetup, latent: int = 4, channels: int = 1, average: bool = False) -> GanTrainer:
+def _trainer(setup: GanSetup, latent: int = 4, channels: int = 1, ema: bool = False) -> GanTrainer:
     keras.utils.set_random_seed(0)
     condition = setup.condition
     generator = build_generator(16, channels, latent + condition.code_size, 4)
@@ -30,7 +30,7 @@ def _trainer(setup: GanSetup, latent: int = 4, channels: int = 1, average: bool 
     )
     return GanTrainer(
         generator, discriminator, make_optimizer("adam", 1e-3), make_optimizer("adam", 1e-3), setup,
-        average=make_average(generator) if average else None,
+        ema=make_ema(generator) if ema else None,
     )  # fmt: skip
 
 
@@ -112,21 +112,21 @@ def test_moving_average_arithmetic():
     assert float(ramped_decay(0.999, 0)) == pytest.approx(0.1)
     assert float(ramped_decay(0.999, 10_000)) == pytest.approx(0.999)
     generator = build_generator(16, 1, 4, 4)
-    average = make_average(generator)
-    start = [variable.numpy().copy() for variable in average.trainable_variables]
+    ema = make_ema(generator)
+    start = [variable.numpy().copy() for variable in ema.trainable_variables]
     for variable in generator.trainable_variables:
         variable.assign(variable + 1.0)
-    update_average(average, generator, decay=0.999, step=0)  # ramped to 0.1 at step 0
-    for variable, before in zip(average.trainable_variables, start):
+    update_ema(ema, generator, decay=0.999, step=0)  # ramped to 0.1 at step 0
+    for variable, before in zip(ema.trainable_variables, start):
         np.testing.assert_allclose(variable.numpy(), 0.1 * before + 0.9 * (before + 1.0), rtol=1e-5, atol=1e-6)
 
 
-def test_the_average_follows_g_during_training():
+def test_the_ema_follows_g_during_training():
     setup = GanSetup(ema_decay=0.5)
-    trainer = _trainer(setup, average=True)
-    before = [v.numpy().copy() for v in trainer.average.trainable_variables]
+    trainer = _trainer(setup, ema=True)
+    before = [v.numpy().copy() for v in trainer.ema.trainable_variables]
     trainer.train_step(_batch(BatchPlan(4, 4, 0), count=4))
-    after = [v.numpy() for v in trainer.average.trainable_variables]
+    after = [v.numpy() for v in trainer.ema.trainable_variables]
     generator = [v.numpy() for v in trainer.generator.trainable_variables]
     assert not np.array_equal(before[0], after[0])
     # One G update so far: weight (1 + 1) / (10 + 1) on the old average.
@@ -152,7 +152,7 @@ def test_augmentation_is_differentiable_and_changes_the_images():
 
 
 def test_augmentation_is_applied_to_real_and_fake_images(monkeypatch):
-    import kgan.trainer as trainer_module
+    import kgan.gan.step as trainer_module
 
     calls = []
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from kgan.clips import ClipPolicy, ClipReader, clip_kind, video_size
-from kgan.data_cache import CHUNK_IMAGES, CacheSink, MemorySink, cache_key, read_cache
 from kgan.errors import DataError
-from kgan.resolution import auto_resolution
+from kgan.images.cache import CHUNK_IMAGES, CacheSink, MemorySink, cache_key, read_cache
+from kgan.images.clips import ClipPolicy, ClipReader, clip_kind, video_size
+from kgan.images.resolution import auto_resolution
 
 # Why a file was skipped; these words appear in the report and the run folder.
 EMPTY = "empty"
@@ -303,7 +303,7 @@ def load_image_folder(
 
     ``resolution`` None picks one from the images' sizes; ``channels`` None
     gives 1 when every usable image is gray and 3 otherwise. Video clips and
-    animated GIF/WebP files give frames as ``clips`` says (kgan.clips). With a
+    animated GIF/WebP files give frames as ``clips`` says (kgan.images.clips). With a
     ``cache_dir`` the decoded images are kept there and later calls on the
     same unchanged files map them back in at once. Raises DataError when the
     folder is missing or nothing in it can be used.

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kgan.runs import fsync_folder, write_bytes_atomic
+from kgan.files import fsync_folder, write_bytes_atomic
 
 CACHE_FORMAT = 1
 CACHE_DIR_VARIABLE = "KGAN_CACHE_DIR"

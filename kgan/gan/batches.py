@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kgan.augment import PARAMS_PER_IMAGE
-from kgan.conditions import NoCondition
+from kgan.gan.augment import PARAMS_PER_IMAGE
+from kgan.gan.conditions import Condition, NoCondition
+from kgan.random_streams import Stream, stream
 
 PREFETCH_BATCHES = 4
 
@@ -33,7 +34,7 @@ class BatchOrder:
     def _order(self, epoch: int) -> np.ndarray:
         if epoch != self._cached_epoch:
             self._cached_epoch = epoch
-            self._cached_order = np.random.default_rng([self.seed, 0, epoch]).permutation(self.count)
+            self._cached_order = stream(self.seed, Stream.DATA_ORDER, epoch).permutation(self.count)
         return self._cached_order
 
     def indices(self, images_seen: int) -> np.ndarray:
@@ -74,7 +75,7 @@ class BatchPlan:
     batch_size: int
     latent_dim: int
     seed: int
-    condition: NoCondition = field(default_factory=NoCondition)
+    condition: Condition = field(default_factory=NoCondition)
     critic_steps: int = 1
     augment: bool = False
 
@@ -86,7 +87,7 @@ class BatchPlan:
 def make_batch(images: np.ndarray, labels: np.ndarray, order: BatchOrder, plan: BatchPlan, step: int) -> Batch:
     """The batch for ``step`` (counted from 0): a function of the seed and the step only."""
     size, steps, latent = plan.batch_size, plan.critic_steps, plan.latent_dim
-    rng = np.random.default_rng([plan.seed, 1, step])
+    rng = stream(plan.seed, Stream.TRAINING_STEP, step)
     # Critic step k takes the k-th block of `size` images from the data order.
     indices = order.indices(step * plan.images_per_step).reshape(steps, size).T
     real_labels = labels[indices]

@@ -19,6 +19,7 @@ stays bounded for large images.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,3 +308,94 @@ def zoom_frames(dreamer: Dreamer, pixels: np.ndarray, frames: int, factor: float
     for _ in range(frames - 1):
         current = dreamer.dream(zoom(current, factor), octaves=1, steps=follow_up_steps)
         yield to_image(current)
+
+
+@dataclass(frozen=True)
+class DreamRequest:
+    """What ``kgan dream`` was asked for: the image, the network, the settings and the output."""
+
+    image: Path | None
+    run_path: str | None = None
+    runs_dir: Path = Path("runs")
+    model_name: str | None = None  # vgg16, inceptionv3, a .keras path, or None for the run's discriminator
+    weights: Path | None = None
+    settings: DreamSettings = field(default_factory=DreamSettings)
+    guide: Path | None = None
+    frames: int | None = None  # a zoom video of this many frames instead of one image
+    zoom: float = 1.05
+    fps: float = 15.0
+    out: Path | None = None
+
+
+def check_request(request: DreamRequest, needs_image: bool = True) -> None:
+    """Raise for a request that cannot work, before any network is loaded."""
+    from kgan.errors import OptionError
+
+    check_settings(request.settings)
+    if needs_image and request.image is None:
+        raise OptionError("give an IMAGE to dream on (or --list-layers)")
+    if request.weights is not None and request.model_name not in IMAGENET_MODELS:
+        raise OptionError("--weights goes with --model vgg16 or --model inceptionv3")
+    if request.out is not None and request.frames is not None:
+        from kgan.tools.video import check_video_path
+
+        check_video_path(request.out)
+
+
+def dream_model_for(request: DreamRequest) -> DreamModel:
+    """The network to dream with: an ImageNet model, a .keras file, or a run's discriminator."""
+    from kgan.errors import OptionError
+    from kgan.runs import resolve_checkpoint
+
+    keras_module()
+    name = request.model_name
+    if name is not None:
+        if name in IMAGENET_MODELS:
+            return imagenet_model(name, request.weights)
+        if name.endswith(".keras"):
+            return keras_file_model(Path(name))
+        raise OptionError(f"--model must be vgg16, inceptionv3 or a .keras file, not {name!r}")
+    run, checkpoint = resolve_checkpoint(request.run_path, request.runs_dir)
+    if run is None or not checkpoint.is_dir():
+        raise OptionError("dreaming with a discriminator needs a run folder or checkpoint folder")
+    return discriminator_model(checkpoint, run.config().model.channels)
+
+
+def list_layers(request: DreamRequest) -> list[tuple[str, tuple]]:
+    """The dream network's layer names and output shapes."""
+    check_request(request, needs_image=False)
+    return dream_model_for(request).layers()
+
+
+def dream_to_file(request: DreamRequest, report: Callable[[str], None] = lambda text: None) -> Path:
+    """Dream on the request's image and write the picture (or, with ``frames``, the zoom video).
+
+    ``report`` receives one line before the work starts and the result after.
+    """
+    from kgan.errors import OptionError
+    from kgan.images.folders import read_image
+    from kgan.runs import numbered_path
+
+    check_request(request)
+    picture = read_image(request.image)
+    guide = read_image(request.guide) if request.guide is not None else None
+    dream_model = dream_model_for(request)
+    dreamer = Dreamer(dream_model, request.settings, guide)
+    pixels = to_pixels(picture, dream_model.channels)
+    report(f"dreaming with {dream_model.name}, layers {', '.join(dreamer.layers)}, {picture.width}x{picture.height}")
+    stem = f"{request.image.stem}-dream"
+    if request.frames is None:
+        out = request.out or numbered_path(Path("."), stem, ".png")
+        try:
+            to_image(dreamer.dream(pixels)).save(out)
+        except (OSError, ValueError) as error:
+            raise OptionError(f"cannot write {out}: {error}") from None
+    else:
+        from kgan.tools.video import write_video
+
+        out = request.out or numbered_path(Path("."), stem, ".mp4")
+        frames = (frame.convert("RGB") for frame in zoom_frames(dreamer, pixels, request.frames, request.zoom))
+        report(f"{write_video(out, frames, request.fps)} frames")
+    history = dreamer.objective_history
+    report(f"wrote {out} (objective {history[0]:.3g} -> {history[-1]:.3g})")
+    return out

@@ -6,8 +6,8 @@ in .gif gives an animated GIF written by Pillow.
 
 from __future__ import annotations
 
-import json
 import math
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,19 +16,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from kgan.errors import OptionError, RunError
-from kgan.imaging import make_grid, to_pil
-from kgan.progress import format_elapsed
-from kgan.runs import SAMPLE_NAME, Run
-from kgan.sampling import (
-    SWEEP_RANGE,
-    GeneratorSource,
-    check_sweep_code,
-    generate,
-    label_codes,
-    noise_for_seed,
-    random_codes,
-    set_code,
-)
+from kgan.images.pictures import make_grid, to_pil
+from kgan.random_streams import Stream, noise_for_seed, stream
+from kgan.reporting import format_elapsed
+from kgan.runs import Run, numbered_path, resolve_checkpoint, sample_step
+from kgan.tools.generator import GeneratorSource, load_generator_source
+from kgan.tools.sample import random_codes
 
 FFMPEG_FORMATS = (".mp4", ".mov", ".mkv", ".webm")
 VIDEO_FORMATS = FFMPEG_FORMATS + (".gif",)
@@ -73,7 +66,7 @@ def latent_walk(seed: int, frames: int, latent_dim: int, walks: int = 1) -> np.n
     and joined by spherical interpolation, eased so the motion has no jolts.
     """
     keypoints = max(2, round(frames / FRAMES_PER_KEYPOINT))
-    keys = np.random.default_rng([seed, 3]).standard_normal((keypoints, walks, latent_dim))
+    keys = stream(seed, Stream.VIDEO_WALK).standard_normal((keypoints, walks, latent_dim))
     path = np.empty((frames, walks, latent_dim), dtype=np.float32)
     for frame in range(frames):
         position = frame * keypoints / frames
@@ -160,9 +153,9 @@ def walk_inputs(source: GeneratorSource, frames: int, seed: int, cells: int, lab
     """Generator inputs (frames, cells, input size): each cell walks through noise; its codes stay put."""
     walk = latent_walk(seed, frames, source.latent_dim, walks=cells)
     if label is not None:
-        codes = np.tile(label_codes(source.condition, label), (cells, 1))
+        codes = np.tile(source.condition.label_codes(label), (cells, 1))
     else:
-        codes = random_codes(source.condition, seed, cells)
+        codes = random_codes(source, seed, cells)
     return np.concatenate([walk, np.broadcast_to(codes, (frames, *codes.shape))], axis=-1)
 
 
@@ -172,22 +165,14 @@ def sweep_inputs(source: GeneratorSource, frames: int, seed: int, cells: int, co
     A continuous code swings between -2 and 2; the categorical code blends
     from each category into the next.
     """
-    info = check_sweep_code(source.condition, code)
+    condition = source.condition
+    condition.sweep_values(code)  # checks the run has this code before anything is drawn
     noise = noise_for_seed(seed, cells, source.latent_dim)
-    base = random_codes(info, seed, cells)
-    inputs = np.empty((frames, cells, source.latent_dim + info.code_size), dtype=np.float32)
+    base = random_codes(source, seed, cells)
+    inputs = np.empty((frames, cells, source.latent_dim + condition.code_size), dtype=np.float32)
     for frame in range(frames):
-        phase = frame / frames
-        if code == 0:
-            position = phase * info.categories
-            index, fraction = int(position), position - int(position)
-            eased = fraction * fraction * (3 - 2 * fraction)
-            value = np.zeros(info.categories, dtype=np.float32)
-            value[index] += 1 - eased
-            value[(index + 1) % info.categories] += eased
-        else:
-            value = np.array([SWEEP_RANGE * math.sin(2 * math.pi * phase)], dtype=np.float32)
-        codes = set_code(info, base, code, np.broadcast_to(value, (cells, len(value))))
+        value = condition.sweep_value_at(code, frame / frames)
+        codes = condition.with_code(base, code, np.broadcast_to(value, (cells, len(value))))
         inputs[frame] = np.concatenate([noise, codes], axis=1)
     return inputs
 
@@ -199,7 +184,7 @@ def frames_from_inputs(source: GeneratorSource, inputs: np.ndarray, size: int, g
     batch_frames = max(1, 256 // cells)
     for start in range(0, frames, batch_frames):
         chunk = inputs[start : start + batch_frames]
-        images = generate(source.generator, chunk.reshape(-1, chunk.shape[-1]))
+        images = source.images(chunk.reshape(-1, chunk.shape[-1]))
         for frame_images in images.reshape(len(chunk), cells, *images.shape[1:]):
             picture = frame_images[0] if grid == 1 else make_grid(frame_images, columns=grid)
             yield _fit(picture, side, side)
@@ -252,22 +237,6 @@ def _caption_height(side: int) -> int:
     return _canvas_side(max(MACRO_BLOCK, side // 12))
 
 
-def elapsed_by_step(losses_path: Path) -> dict[int, float]:
-    """Elapsed training seconds at each logged step (step 0 is 0), from a run's losses.jsonl."""
-    elapsed = {0: 0.0}
-    try:
-        with open(losses_path, encoding="utf-8", errors="replace") as stream:
-            for line in stream:
-                try:
-                    record = json.loads(line)
-                    elapsed[int(record["step"])] = float(record["elapsed_seconds"])
-                except (ValueError, KeyError, TypeError):
-                    continue
-    except OSError:
-        pass
-    return elapsed
-
-
 def timelapse_frames(grids: list[Path], size: int, elapsed: dict[int, float]) -> Iterator[Image.Image]:
     """Each training sample grid, scaled, with its step and elapsed time beneath it."""
     side = _canvas_side(size)
@@ -279,7 +248,7 @@ def timelapse_frames(grids: list[Path], size: int, elapsed: dict[int, float]) ->
                 image = np.asarray(opened.convert("RGB"))
         except OSError:
             raise RunError(f"{path} is damaged and cannot be read") from None
-        step = int(SAMPLE_NAME.match(path.name).group(1))
+        step = sample_step(path)
         label = f"step {step:,}" + (f"   {format_elapsed(elapsed[step])}" if step in elapsed else "")
         canvas = Image.new("RGB", (side, side + bar))
         canvas.paste(_fit(image, side, side), (0, 0))
@@ -293,6 +262,54 @@ def make_timelapse_video(run: Run, out: Path, fps: float, size: int) -> VideoRes
     if not grids:
         raise RunError(f"run {run.path} has no sample grids in {run.samples_dir}")
     _check_common(len(grids), fps, size)
-    written = write_video(out, timelapse_frames(grids, size, elapsed_by_step(run.losses_path)), fps)
+    written = write_video(out, timelapse_frames(grids, size, run.elapsed_by_step()), fps)
     side = _canvas_side(size)
     return VideoResult(path=out, frames=written, fps=fps, size=(side, side + _caption_height(side)))
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """What ``kgan video`` was asked for; None where the command's defaults apply."""
+
+    run_path: str | None
+    runs_dir: Path
+    out: Path | None = None
+    frames: int = 300
+    frames_given: bool = False
+    fps: float | None = None
+    size: int = 256
+    grid: int = 1
+    seed: int | None = None
+    timelapse: bool = False
+    label: str | None = None
+    sweep_code: int | None = None
+    ema: bool = True
+
+
+def make_video(request: VideoRequest) -> tuple[VideoResult, str | None]:
+    """Write the video a ``VideoRequest`` asks for; returns it and, for a walk, where G came from."""
+    if request.out is not None:
+        check_video_path(request.out)
+    if request.timelapse:
+        if request.frames_given:
+            raise OptionError("--frames does not apply to --timelapse (it uses one frame per sample grid)")
+        if request.label is not None or request.sweep_code is not None:
+            raise OptionError("--label and --sweep-code do not apply to --timelapse")
+        run, _ = resolve_checkpoint(request.run_path, request.runs_dir)
+        if run is None:
+            raise OptionError("--timelapse needs a run folder, not a lone .keras file")
+        out = request.out or numbered_path(run.path / "videos", "timelapse", ".mp4")
+        return make_timelapse_video(run, out, request.fps or 8.0, request.size), None
+    source = load_generator_source(request.run_path, request.runs_dir, ema=request.ema)
+    out = request.out
+    if out is None:
+        if source.run is None:
+            raise OptionError("a lone .keras file has no run folder to write into; pass --out")
+        stem = "sweep" if request.sweep_code is not None else "walk"
+        out = numbered_path(source.run.path / "videos", stem, ".mp4")
+    seed = secrets.randbelow(2**31) if request.seed is None else request.seed
+    result = make_walk_video(
+        source, out, request.frames, request.fps or 30.0, request.size, seed, request.grid,
+        request.label, request.sweep_code,
+    )  # fmt: skip
+    return result, f"seed {seed}, from {source.describe()}"

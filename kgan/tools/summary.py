@@ -5,13 +5,12 @@ Reads only the run folders' JSON files, never TensorFlow, so both answer at once
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from kgan.errors import RunError
-from kgan.progress import format_elapsed
-from kgan.runs import Run, checkpoint_step, read_json
+from kgan.reporting import format_elapsed
+from kgan.runs import Run, RunConfig
 
 TABLE_COLUMNS = (
     ("name", "RUN"),
@@ -25,83 +24,42 @@ TABLE_COLUMNS = (
 )
 
 
-def _json_lines(path: Path) -> list[dict[str, Any]]:
-    records = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as stream:
-            for line in stream:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a kill
-                if isinstance(record, dict):
-                    records.append(record)
-    except OSError:
-        pass
-    return records
-
-
-def last_json_line(path: Path, tail_bytes: int = 4096) -> dict[str, Any] | None:
-    """The last complete JSON line of a (possibly long) .jsonl file."""
-    try:
-        with open(path, "rb") as stream:
-            stream.seek(0, 2)
-            size = stream.tell()
-            stream.seek(max(0, size - tail_bytes))
-            lines = stream.read().decode("utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            return record
-    return None
-
-
-def _variant(config: dict[str, Any]) -> str:
-    options, model = config.get("options", {}), config.get("model", {})
-    parts = [model.get("arch", "?"), options.get("loss", "bce")]
-    condition = model.get("condition", {}).get("kind", "none")
-    if condition == "classes":
-        parts.append("conditional")
-    elif condition == "info":
-        parts.append("infogan")
-    if options.get("ema"):
+def _variant(config: RunConfig) -> str:
+    """'dcgan/bce', with the condition's tag and the extras: 'dcgan/hinge/conditional/ema/augment'."""
+    options = config.options
+    parts = [config.model.arch, options.loss, config.model.condition.summary_tag]
+    if options.ema:
         parts.append("ema")
-    if options.get("augment"):
+    if options.augment:
         parts.append("augment")
-    return "/".join(parts)
+    return "/".join(part for part in parts if part)
 
 
-def summarize(run: Run) -> dict[str, Any]:
+def summarize(run: Run, config: RunConfig | None = None) -> dict[str, Any]:
     """One run's vital figures, as JSON-ready values (None where unknown)."""
-    config = run.read_config()
-    model = config.get("model", {})
+    config = config or run.config()
+    model = config.model
     checkpoint = run.latest_checkpoint()
-    state = {}
+    elapsed = None
     if checkpoint is not None:
         try:
-            state = read_json(checkpoint / "state.json")
+            elapsed = checkpoint.state().elapsed_seconds
         except RunError:
-            state = {}
-    last = last_json_line(run.losses_path) or {}
-    fids = [record["fid"] for record in _json_lines(run.metrics_path) if isinstance(record.get("fid"), (int, float))]
-    data_path = config.get("data", {}).get("path")
+            elapsed = None
+    last = run.last_loss_record() or {}
+    fids = [record["fid"] for record in run.metric_records() if isinstance(record.get("fid"), (int, float))]
     return {
         "name": run.name,
         "path": str(run.path),
-        "data": Path(data_path).name if data_path else None,
-        "shape": f"{model.get('resolution')}x{model.get('resolution')}x{model.get('channels')}",
+        "data": config.data_path.name if config.data_path else None,
+        "shape": f"{model.resolution}x{model.resolution}x{model.channels}",
         "kind": _variant(config),
-        "step": checkpoint_step(checkpoint) if checkpoint is not None else 0,
-        "elapsed_seconds": state.get("elapsed_seconds"),
+        "step": checkpoint.step if checkpoint is not None else 0,
+        "elapsed_seconds": elapsed,
         "d_loss": last.get("d_loss"),
         "g_loss": last.get("g_loss"),
         "best_fid": min(fids) if fids else None,
-        "created_at": config.get("created_at"),
+        "created_at": config.created_at,
     }
 
 
@@ -143,29 +101,22 @@ def format_table(summaries: list[dict[str, Any]]) -> str:
 
 def describe(run: Run) -> dict[str, Any]:
     """Everything about one run: config, checkpoints, samples, metrics, outputs."""
-    config = run.read_config()
-    checkpoints = []
-    for checkpoint in run.checkpoints():
-        size = sum(f.stat().st_size for f in checkpoint.iterdir() if f.is_file())
-        checkpoints.append({"step": checkpoint_step(checkpoint), "path": str(checkpoint), "megabytes": size / 2**20})
+    config = run.config()
+    checkpoints = [
+        {"step": checkpoint.step, "path": str(checkpoint.path), "megabytes": checkpoint.megabytes()}
+        for checkpoint in run.checkpoints()
+    ]
+    generated, videos = run.outputs()
     return {
-        "summary": summarize(run),
-        "config": config,
+        "summary": summarize(run, config),
+        "config": config.document,
         "checkpoints": checkpoints,
         "sample_grids": len(run.sample_grids()),
-        "metrics": _json_lines(run.metrics_path),
-        "generated": sorted(str(p) for p in (run.path / "generated").glob("*") if p.is_dir()),
-        "videos": sorted(str(p) for p in (run.path / "videos").glob("*") if p.is_file()),
-        "skipped_files": len(read_json_list(run.skipped_path)),
+        "metrics": run.metric_records(),
+        "generated": generated,
+        "videos": videos,
+        "skipped_files": len(run.skipped_files()),
     }
-
-
-def read_json_list(path: Path) -> list[Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return value if isinstance(value, list) else []
 
 
 def format_description(details: dict[str, Any]) -> str:

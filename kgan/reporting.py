@@ -1,12 +1,58 @@
-"""What a person sees while kgan trains: one status line, in place on a terminal."""
+"""How training reports progress: the per-step status, the Reporter that receives it, and the console.
+
+The loop never prints: it hands messages and a ``TrainStatus`` per step to a
+``Reporter``. ``ConsoleReporter`` is the one the command line uses: messages as
+lines, the status in place on a terminal or every few seconds into a pipe.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
 
-from kgan.progress import TrainStatus, format_elapsed
+
+@dataclass
+class TrainStatus:
+    """A snapshot of training, reported after every step."""
+
+    step: int
+    total_steps: int | None
+    epoch: float
+    d_loss: float
+    g_loss: float
+    d_real: float
+    d_fake: float
+    images_per_second: float
+    elapsed_seconds: float
+    # Variant figures: "w_distance" (WGAN-GP's Wasserstein estimate), "info_loss" (InfoGAN).
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+class Reporter(Protocol):
+    """Where the loop sends news: one-off messages and per-step status."""
+
+    def message(self, text: str) -> None: ...
+
+    def status(self, status: TrainStatus) -> None: ...
+
+
+class SilentReporter:
+    """A reporter that ignores everything (the default for library callers)."""
+
+    def message(self, text: str) -> None:
+        pass
+
+    def status(self, status: TrainStatus) -> None:
+        pass
+
+
+def format_elapsed(seconds: float) -> str:
+    """Seconds as HH:MM:SS (hours keep counting past 99)."""
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
 
 PIPE_INTERVAL_SECONDS = 10.0
 TERMINAL_INTERVAL_SECONDS = 0.2

@@ -2,7 +2,7 @@
 
 Each builder returns a ``keras.Sequential``. Resolution, channels, latent size
 and width are arguments; the resolution fixes how many times the generator
-doubles its feature maps (see ``kgan.resolution``).
+doubles its feature maps (see ``kgan.images.resolution``).
 
 Two architectures:
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from kgan.backend import keras_module
-from kgan.options import ARCHITECTURES, DISCRIMINATOR_OUTPUT
-from kgan.resolution import plan_resolution
+from kgan.gan.catalog import ARCHITECTURES, DISCRIMINATOR_OUTPUT
+from kgan.images.resolution import plan_resolution
 
 keras = keras_module()
 layers = keras.layers
@@ -99,7 +99,7 @@ def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.
     """Return ``Sequential([generator, discriminator])`` sharing both objects' weights.
 
     The discriminator is frozen in this model by the trainer, which updates only
-    the generator's variables when training through it (see ``kgan.trainer``).
+    the generator's variables when training through it (see ``kgan.gan.step``).
     """
     return keras.Sequential([generator, discriminator], name="combined")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the kgan package
 # Installed, the data set sits inside the package (kgan/data); in a source
 # checkout it is the top-level data/ folder beside the package.
 _CANDIDATES = (_PACKAGE_DIR / "data", _PACKAGE_DIR.parent / "data")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from kgan.runs import write_bytes_atomic
+from kgan.files import write_bytes_atomic
 
 GRID_PADDING = 2
 

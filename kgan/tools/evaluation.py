@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 
 from kgan.backend import keras_module
-from kgan.dataset import load_image_folder
 from kgan.errors import KganError
-from kgan.metrics import frechet_distance_of, kernel_inception_distance
+from kgan.files import append_jsonl, file_sha256, write_array_atomic
+from kgan.images.folders import load_image_folder
 from kgan.model_files import load_imagenet_model, load_keras_file
-from kgan.runs import Run, write_bytes_atomic
-from kgan.sampling import GeneratorSource, generate, sample_inputs
+from kgan.runs import Run
+from kgan.tools.generator import GeneratorSource
+from kgan.tools.metrics import frechet_distance_of, kernel_inception_distance
+from kgan.tools.sample import sample_inputs
 
 FEATURE_BATCH = 50
 MAX_REAL_IMAGES = 50_000
@@ -68,11 +70,7 @@ class FeatureModel:
 
 
 def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def inception_features(weights: Path | None = None) -> FeatureModel:
@@ -136,11 +134,7 @@ def real_features(real: RealImages, feature_model: FeatureModel, cache_dir: Path
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            import io
-
-            buffer = io.BytesIO()
-            np.save(buffer, features, allow_pickle=False)
-            write_bytes_atomic(cached, buffer.getvalue())
+            write_array_atomic(cached, features)
         except (OSError, KganError):
             pass  # an unwritable cache only costs time
     return features
@@ -193,7 +187,7 @@ def evaluate(
         reference = real_features(real, feature_model, cache_dir)
     inputs, _ = sample_inputs(source, count, seed)
     generated = np.concatenate(
-        [feature_model.features(generate(source.generator, inputs[i : i + 500])) for i in range(0, count, 500)]
+        [feature_model.features(source.images(inputs[i : i + 500])) for i in range(0, count, 500)]
     )
     kid, kid_std = kernel_inception_distance(generated, reference, subset_size=KID_SUBSET, seed=seed)
     return Evaluation(
@@ -205,22 +199,49 @@ def evaluate(
         features=feature_model.name,
         data=str(real.folder),
         step=source.step,
-        moving_average=source.averaged,
+        moving_average=source.uses_ema,
     )
 
 
 def real_images_for(run: Run, data: Path | None) -> RealImages:
     """The real images to compare a run with: ``data``, or the folder it trained on."""
-    config = run.read_config()
-    model, options = config.get("model", {}), config.get("options", {})
-    folder = Path(data) if data is not None else Path(config.get("data", {}).get("path", ""))
-    if data is None and not folder.is_dir():
+    config = run.config()
+    folder = Path(data) if data is not None else config.data_path
+    if data is None and (folder is None or not folder.is_dir()):
         raise EvalError(f"the run's data folder {folder} is gone; pass the real images with --data DIR")
-    return RealImages(folder, model["resolution"], model["channels"], options.get("fit", "crop"),
-                      options.get("background", "white"))  # fmt: skip
+    model = config.model
+    return RealImages(folder, model.resolution, model.channels, config.options.fit, config.options.background)
 
 
 def append_metrics(run: Run, evaluation: Evaluation) -> None:
     """Add one line to the run's metrics.jsonl."""
-    with open(run.metrics_path, "a", encoding="utf-8") as stream:
-        stream.write(json.dumps(evaluation.to_json()) + "\n")
+    append_jsonl(run.metrics_path, evaluation.to_json())
+
+
+def evaluate_run(
+    run_path: str | None,
+    runs_dir: Path,
+    data: Path | None,
+    count: int,
+    features: Path | None = None,
+    weights: Path | None = None,
+    seed: int = 0,
+    ema: bool = True,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+) -> tuple[Evaluation, Run]:
+    """``kgan eval``: FID and KID of a run's generator against real images, appended to its metrics.jsonl."""
+    from kgan.errors import OptionError
+    from kgan.images.cache import default_cache_dir
+    from kgan.tools.generator import load_generator_source
+
+    if data is not None and not data.exists():
+        raise OptionError(f"--data {data} does not exist")
+    source = load_generator_source(run_path, runs_dir, ema=ema)
+    if source.run is None:
+        raise OptionError("kgan eval needs a run folder or checkpoint, not a lone .keras file")
+    real = real_images_for(source.run, data)
+    feature_model = load_feature_model(features, weights)
+    result = evaluate(source, real, feature_model, count, seed, (cache_dir or default_cache_dir()) if cache else None)
+    append_metrics(source.run, result)
+    return result, source.run

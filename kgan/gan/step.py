@@ -16,8 +16,8 @@ labels joined to D's input, augmentation), the G step calls G and D in turn
 with the same frozen-D rule instead of going through the Sequential model.
 
 The variants are separate pieces passed in a ``GanSetup``: the adversarial
-loss (kgan.losses), what G and D get besides noise (kgan.conditions), the
-augmentation (kgan.augment) and the moving average of G (kgan.ema). Every step
+loss (kgan.gan.losses), what G and D get besides noise (kgan.gan.conditions), the
+augmentation (kgan.gan.augment) and the moving average of G (kgan.gan.ema). Every step
 is traced into one TensorFlow graph and run once per replica under a
 tf.distribute strategy.
 """
@@ -29,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from kgan.augment import augment
 from kgan.backend import keras_module, tensorflow_module
-from kgan.batches import Batch
-from kgan.conditions import NoCondition
-from kgan.ema import update_average
-from kgan.losses import AdversarialLoss, gradient_penalty
-from kgan.models import build_combined
+from kgan.gan.augment import augment
+from kgan.gan.batches import Batch
+from kgan.gan.conditions import Condition, NoCondition
+from kgan.gan.ema import update_ema
+from kgan.gan.losses import AdversarialLoss, gradient_penalty
+from kgan.gan.models import build_combined
 
 keras = keras_module()
 ops = keras.ops
@@ -49,15 +49,17 @@ class GanSetup:
     """Which GAN: loss, condition, augmentation, critic steps, penalty and averaging."""
 
     loss: AdversarialLoss = field(default_factory=AdversarialLoss)
-    condition: NoCondition = field(default_factory=NoCondition)
+    condition: Condition = field(default_factory=NoCondition)
     augment: tuple[str, ...] = ()
     critic_steps: int = 1
     gradient_penalty_weight: float = 10.0
     ema_decay: float | None = None
 
 
-def make_optimizer(name: str, learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.999) -> Any:
-    """Adam (beta1 0.5 for DCGAN; WGAN-GP passes 0 and 0.9), or the seed's SGD with Nesterov momentum 0.9.
+def make_optimizer(
+    name: str, learning_rate: float, beta_1: float = 0.5, beta_2: float = 0.999, momentum: float = 0.9
+) -> Any:
+    """Adam with the given betas, or the seed's SGD with Nesterov momentum (the options fill the defaults).
 
     Under the mixed float16 policy the optimizer is wrapped in a loss scaler,
     which float16's narrow range needs; bfloat16 needs none.
@@ -65,7 +67,7 @@ def make_optimizer(name: str, learning_rate: float, beta_1: float = 0.5, beta_2:
     if name == "adam":
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
     elif name == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True)
+        optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=True)
     else:
         raise ValueError(f"unknown optimizer {name!r}")
     if keras.mixed_precision.dtype_policy().name == "mixed_float16":
@@ -81,7 +83,7 @@ def images_to_unit_range(images: Any) -> Any:
 class GanTrainer:
     """Holds G, D, the combined model and their optimizers, and updates them.
 
-    Models, optimizers and the average must have been created inside
+    Models, optimizers and the EMA must have been created inside
     ``strategy.scope()`` when a strategy is given.
     """
 
@@ -93,16 +95,16 @@ class GanTrainer:
         discriminator_optimizer: Any,
         setup: GanSetup | None = None,
         strategy: Any = None,
-        average: keras.Model | None = None,
+        ema: keras.Model | None = None,
     ):
         self.generator = generator
         self.discriminator = discriminator
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.setup = setup or GanSetup()
-        self.average = average
-        if (average is None) != (self.setup.ema_decay is None):
-            raise ValueError("an average model goes with ema_decay, and only with it")
+        self.ema = ema
+        if (ema is None) != (self.setup.ema_decay is None):
+            raise ValueError("an EMA model goes with ema_decay, and only with it")
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = int(self.strategy.num_replicas_in_sync)
         condition = self.setup.condition
@@ -120,8 +122,8 @@ class GanTrainer:
                     optimizer.build(model.trainable_variables)
         self._compiled = {
             "discriminator": tf.function(self._distributed(self._critic_steps)),
-            "generator": tf.function(self._distributed(self._generator_step, averages=True)),
-            "both": tf.function(self._distributed(self._train_step, averages=True)),
+            "generator": tf.function(self._distributed(self._generator_step, updates_ema=True)),
+            "both": tf.function(self._distributed(self._train_step, updates_ema=True)),
         }
 
     # Public steps: a Batch holds the global batch; outputs are floats.
@@ -145,9 +147,14 @@ class GanTrainer:
         return self._run("both", *self._critic_inputs(batch), *self._generator_inputs(batch), vote)
 
     def generate(self, noise_and_codes: np.ndarray) -> np.ndarray:
-        """Images in [-1, 1] in inference mode, from the average of G when there is one."""
-        model = self.average if self.average is not None else self.generator
+        """Images in [-1, 1] in inference mode, from G's EMA when there is one."""
+        model = self.inference_generator
         return keras.ops.convert_to_numpy(model(noise_and_codes, training=False))
+
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator that makes pictures: G's EMA when there is one, else G."""
+        return self.ema if self.ema is not None else self.generator
 
     @staticmethod
     def _critic_inputs(batch: Batch) -> tuple[np.ndarray, ...]:
@@ -183,7 +190,7 @@ class GanTrainer:
 
         return self.strategy.experimental_distribute_values_from_function(replica_share)
 
-    def _distributed(self, step: Any, averages: bool = False) -> Any:
+    def _distributed(self, step: Any, updates_ema: bool = False) -> Any:
         def run_on_every_replica(*inputs: Any) -> dict[str, Any]:
             # Each replica returns its share of a global mean, so the sum is the
             # mean; summed stop votes are above zero when any replica voted.
@@ -192,9 +199,9 @@ class GanTrainer:
                 name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                 for name, value in per_replica.items()
             }
-            if averages and self.average is not None:
-                # Outside the replicas: every copy of the average moves alike.
-                update_average(self.average, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
+            if updates_ema and self.ema is not None:
+                # Outside the replicas: every copy of the EMA moves alike.
+                update_ema(self.ema, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
             return metrics
 
         return run_on_every_replica

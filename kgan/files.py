@@ -1,0 +1,145 @@
+"""Reading and writing the files kgan keeps, safely: one helper for each kind of file.
+
+Writers are atomic: the bytes go to a temporary file beside the target, are
+flushed to disk, and the file is renamed into place, so a kill or a full disk
+leaves either the old file or the new one, never half of one. Readers of JSON
+Lines skip a last line cut short by a kill. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgan.errors import RunError
+
+HASH_BLOCK_BYTES = 1 << 20
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves either the old or the new file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {error.strerror or error}") from None
+    fsync_folder(path.parent)
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write a JSON document (indented, keys sorted) atomically."""
+    write_bytes_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def write_array_atomic(path: Path, array: np.ndarray) -> None:
+    """Write a NumPy array as a .npy file (no pickles) atomically."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object from a file, or raise RunError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            value = json.load(stream)
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunError(f"cannot read {path}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise RunError(f"{path} is damaged (not valid JSON: {error.msg} at line {error.lineno})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path} is damaged (expected a JSON object)")
+    return value
+
+
+def read_json_list(path: Path) -> list[Any]:
+    """A JSON list from a file; an empty list when the file is missing or not a list."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file, one per line; lines cut short by a kill are skipped."""
+    try:
+        stream = open(path, encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    with stream:
+        for line in stream:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def last_jsonl_record(path: Path, tail_bytes: int = 4096) -> dict[str, Any] | None:
+    """The last complete JSON object of a (possibly long) JSON Lines file, reading only its end."""
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            stream.seek(max(0, stream.tell() - tail_bytes))
+            lines = stream.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Add one JSON line to a file (a kill can only cut the last line short, which readers skip)."""
+    try:
+        with open(path, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record) + "\n")
+    except OSError as error:
+        raise RunError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def file_sha256(path: Path, sync: bool = False) -> str:
+    """The SHA-256 of a file's bytes, read a block at a time; ``sync`` also flushes it to disk."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(HASH_BLOCK_BYTES), b""):
+            digest.update(block)
+        if sync:
+            os.fsync(stream.fileno())
+    return digest.hexdigest()
