@@ -19,7 +19,8 @@ from kgan import __version__
 from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError
-from kgan.gan.catalog import ARCHITECTURES, LOSSES, OPTIMIZERS
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
+from kgan.options import DEFAULT_ARCH
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -49,6 +50,23 @@ class AutoInt(click.ParamType):
             return int(value)
         except ValueError:
             self.fail(f"{value!r} is not 'auto' or a whole number", param, ctx)
+
+
+class AutoOffOrDecay(click.ParamType):
+    """'auto', 'off', or a number between 0 and 1 (exclusive)."""
+
+    name = "auto|off|DECAY"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, float) or str(value).lower() in ("auto", "off"):
+            return value if isinstance(value, float) else str(value).lower()
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not auto, off or a number", param, ctx)
+        if not 0 < number < 1:
+            self.fail(f"{value!r} is not between 0 and 1", param, ctx)
+        return number
 
 
 class StopFlag:
@@ -135,20 +153,28 @@ def cli() -> None:
 )
 @click.option(
     "--arch",
-    type=click.Choice(ARCHITECTURES),
-    default="dcgan",
+    type=click.Choice(("auto", *ARCHITECTURES)),
+    default=DEFAULT_ARCH,
     show_default=True,
-    help="dcgan: strided/transposed convolutions; seed: the seed video's Keras DCGAN.",
+    help="dcgan: transposed convolutions (auto up to 32 px); lean: resize-then-convolve G with widths that "
+    "shrink as images grow (auto above 32 px); seed: the seed video's Keras DCGAN.",
+)
+@click.option(
+    "--d-norm",
+    type=click.Choice(("auto", *D_NORMS)),
+    default="auto",
+    show_default=True,
+    help="What normalises D's hidden layers: none, or batch norm (auto: batch, none with a gradient penalty).",
 )
 @click.option(
     "--latent-dim", type=click.IntRange(min=1), default=100, show_default=True, help="Size of the noise vector."
 )
 @click.option(
     "--width",
-    type=click.IntRange(min=1),
-    default=64,
+    type=AutoInt("N"),
+    default="auto",
     show_default=True,
-    help="Filters in D's first layer (G mirrors it).",
+    help="Network width: filters in D's first layer and G's last (auto: 64; lean 32 at 64 px, 16 at 128 px).",
 )
 @click.option(
     "--optimizer",
@@ -221,18 +247,31 @@ def cli() -> None:
 @click.option(
     "--gp-weight", type=click.FloatRange(min=0), default=10.0, show_default=True, help="wgan-gp's penalty weight."
 )
+@click.option(
+    "--r1",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="GAMMA",
+    help="Zero-centred gradient penalty on real images (R1), weight GAMMA/2; 0 is off.",
+)
 @click.option("--conditional", is_flag=True, help="Condition on classes: the first level of subfolders.")
 @click.option("--info-codes", is_flag=True, help="InfoGAN: codes learned without labels (categorical + continuous).")
 @click.option("--info-categories", type=click.IntRange(min=2), help="Values of the categorical code [default: 10].")
 @click.option("--info-continuous", type=click.IntRange(min=0), help="Continuous codes [default: 2].")
 @click.option(
     "--ema",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    metavar="DECAY",
-    help="Keep a moving average of G's weights (such as 0.999); sample and video use it.",
+    type=AutoOffOrDecay(),
+    default="auto",
+    show_default=True,
+    help="A moving average of G's weights (sample and video use it): auto (0.999), off, or a decay.",
 )
 @click.option(
-    "--augment", metavar="POLICIES", help="Differentiable augmentation for small data: any of translation,cutout,color."
+    "--augment",
+    default="auto",
+    show_default=True,
+    metavar="auto|off|POLICIES",
+    help="Differentiable augmentation (any of translation,cutout,color); auto: translation,color below 5,000 images.",
 )
 @click.option("--eval-every", type=click.IntRange(min=1), metavar="N", help="Compute FID and KID every N steps.")
 @click.option(
@@ -271,7 +310,11 @@ def cli() -> None:
     "--sample-every", type=click.IntRange(min=1), default=100, show_default=True, help="Steps between sample grids."
 )
 @click.option(
-    "--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True, help="Steps between checkpoints."
+    "--checkpoint-every",
+    default="1000,10m",
+    show_default=True,
+    metavar="STEPS|DURATION",
+    help="Steps (500), training time (90s, 10m, 1h) or both (1000,10m) between checkpoints.",
 )
 @click.option(
     "--keep-checkpoints", type=click.IntRange(min=1), default=3, show_default=True, help="How many checkpoints to keep."

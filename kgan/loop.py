@@ -31,7 +31,7 @@ from kgan.session import Session, new_session, resume_session
 
 RATE_WINDOW_STEPS = 20
 # The variants' extra figures that the status line and the logs show.
-EXTRA_METRICS = ("w_distance", "info_loss")
+EXTRA_METRICS = ("w_distance", "info_loss", "r1")
 
 
 @dataclass
@@ -93,6 +93,13 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     def elapsed() -> float:
         return session.elapsed_before + time.monotonic() - started
 
+    # Checkpoints every so many steps or so much training time, whichever comes first.
+    every_steps, every_seconds = options.checkpoint_every_steps, options.checkpoint_every_seconds
+    last_checkpoint_at = session.elapsed_before
+
+    def checkpoint_due(step: int, seconds_since: float) -> bool:
+        return bool(every_steps and step % every_steps == 0) or bool(every_seconds and seconds_since >= every_seconds)
+
     # Batches: prepared a few steps ahead on a thread, each a function of the seed and the step.
     plan = BatchPlan(
         options.batch_size, options.latent_dim, session.seed, session.condition, options.critic_steps,
@@ -131,6 +138,7 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
                 images_per_second=plan.images_per_step * len(step_times) / max(sum(step_times), 1e-9),
                 elapsed_seconds=elapsed(),
                 extras={name: metrics[name] for name in EXTRA_METRICS if name in metrics},
+                augment=options.augment or "",
             )
             recorder.step_done(status)
             if not all_finite(metrics):
@@ -141,8 +149,9 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
             # Samples, checkpoints and evaluations at their cadence.
             if session.step % options.sample_every == 0:
                 recorder.sample_grid()
-            if session.step % options.checkpoint_every == 0:
+            if checkpoint_due(session.step, elapsed() - last_checkpoint_at):
                 recorder.checkpoint(elapsed())
+                last_checkpoint_at = elapsed()
             if session.evaluator is not None and session.step % options.eval_every == 0:
                 reporter.message(recorder.evaluate().summary())
 

@@ -24,18 +24,32 @@ from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import DataError, OptionError
 from kgan.gan.augment import parse_policies
-from kgan.gan.catalog import ARCHITECTURES, LOSSES, OPTIMIZERS
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.images.resolution import plan_resolution, supported_resolutions
 
 DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
 DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
 DEFAULT_STEPS = 5000
+# A checkpoint every 1,000 steps or 10 minutes of training, whichever comes first: a kill loses at most that.
+DEFAULT_CHECKPOINT_EVERY = "1000,10m"
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 # WGAN-GP as published: Adam with learning rate 1e-4, beta1 0 and beta2 0.9, five critic steps.
 WGAN_GP_LEARNING_RATE = 1e-4
 WGAN_GP_BETAS = (0.0, 0.9)
 WGAN_GP_CRITIC_STEPS = 5
 INFO_CATEGORIES, INFO_CONTINUOUS = 10, 2
+AUTO = "auto"
+DEFAULT_ARCH = AUTO
+# The architecture by resolution: (up to this many pixels, arch).
+ARCH_BY_RESOLUTION = ((32, "dcgan"), (10**6, "lean"))
+AUTO_D_NORM = "batch"
+# lean's width (feature maps at the image's size) by resolution: (up to this many pixels, width).
+LEAN_WIDTH_BY_RESOLUTION = ((32, 64), (64, 32), (128, 16), (10**6, 8))
+AUTO_EMA_DECAY = 0.999
+# Folders this small get differentiable augmentation: D would otherwise learn the images by heart.
+AUGMENT_BELOW_IMAGES = 5000
+AUTO_AUGMENT = "translation,color"
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BUDGET_OPTIONS = ("steps", "epochs", "minutes")
 
@@ -64,8 +78,9 @@ class TrainOptions:
     resolution: int | None = None
     channels: int | None = None
     latent_dim: int = 100
-    width: int = 64
-    arch: str = "dcgan"
+    width: int | None = None  # None: chosen by settle for the architecture and the resolution
+    arch: str = DEFAULT_ARCH
+    d_norm: str = field(default=AUTO, metadata={"in_older_runs": "none"})
     optimizer: str = "adam"
     generator_lr: float | None = _flag(None, "--g-lr")
     discriminator_lr: float | None = _flag(None, "--d-lr")
@@ -74,7 +89,7 @@ class TrainOptions:
     momentum: float | None = None
     seed: int | None = None
     sample_every: int = _changeable(100)
-    checkpoint_every: int = _changeable(1000)
+    checkpoint_every: int | str = _changeable(DEFAULT_CHECKPOINT_EVERY)  # steps, a duration, or both
     keep_checkpoints: int = _changeable(3)
     fit: str = "crop"
     background: str = "white"
@@ -88,12 +103,13 @@ class TrainOptions:
     loss: str = "bce"
     critic_steps: int | None = None
     gp_weight: float = 10.0
+    r1: float = field(default=0.0, metadata={"in_older_runs": 0.0})
     conditional: bool = False
     info_codes: bool = False
     info_categories: int | None = None
     info_continuous: int | None = None
-    ema: float | None = None
-    augment: str | None = None
+    ema: float | str | None = "auto"  # a decay, "auto" (chosen for the folder by settle) or None/"off"
+    augment: str | None = "auto"  # policies, "auto" (chosen for the folder by settle) or None/"off"
     # FID and KID during training (kgan.tools.evaluation).
     eval_every: int | None = _changeable()
     eval_data: Path | None = _changeable()
@@ -149,7 +165,7 @@ class TrainOptions:
         if self.steps is None and self.epochs is None and self.minutes is None:
             self.steps = DEFAULT_STEPS
         _positive("--sample-every", self.sample_every)
-        _positive("--checkpoint-every", self.checkpoint_every)
+        self.checkpoint_every = _normalise_every(self.checkpoint_every)
         _positive("--keep-checkpoints", self.keep_checkpoints)
         if self.name is not None and not RUN_NAME.match(self.name):
             raise OptionError(f"--name {self.name!r}: use letters, digits, '.', '_' and '-' only")
@@ -161,8 +177,10 @@ class TrainOptions:
     def _validate_model(self) -> None:
         _positive("--batch-size", self.batch_size)
         _positive("--latent-dim", self.latent_dim)
-        _positive("--width", self.width)
-        _choice("--arch", self.arch, ARCHITECTURES)
+        if self.width is not None:
+            _positive("--width", self.width)
+        _choice("--arch", self.arch, (AUTO, *ARCHITECTURES))
+        _choice("--d-norm", self.d_norm, (AUTO, *D_NORMS))
         if self.resolution is not None:
             check_resolution(self.resolution, self.arch)
 
@@ -196,9 +214,15 @@ class TrainOptions:
             raise OptionError(
                 "--arch seed ends D in a sigmoid, so it takes only --loss bce and no --info-codes; use --arch dcgan"
             )
+        if self.d_norm == AUTO and (self.loss == "wgan-gp" or self.r1 or self.arch == "seed"):
+            self.d_norm = "none"  # the penalties are per image; the seed's D has no norm
+        if self.d_norm == "batch" and self.loss == "wgan-gp":
+            raise OptionError("--d-norm batch does not go with --loss wgan-gp: its gradient penalty is per image")
         if self.critic_steps is None:
             self.critic_steps = WGAN_GP_CRITIC_STEPS if self.loss == "wgan-gp" else 1
         _positive("--critic-steps", self.critic_steps)
+        if self.r1 < 0:
+            raise OptionError(f"--r1 must not be negative, not {self.r1}")
         if self.gp_weight < 0:
             raise OptionError(f"--gp-weight must not be negative, not {self.gp_weight}")
         if self.conditional and self.info_codes:
@@ -210,12 +234,45 @@ class TrainOptions:
             self.info_continuous = INFO_CONTINUOUS if self.info_continuous is None else self.info_continuous
             if self.info_categories < 2 or self.info_continuous < 0:
                 raise OptionError("--info-categories must be at least 2 and --info-continuous at least 0")
-        if self.ema is not None and not 0 < self.ema < 1:
-            raise OptionError(f"--ema must be a decay between 0 and 1 (such as 0.999), not {self.ema}")
-        try:
-            self.augment = ",".join(parse_policies(self.augment)) or None
-        except ValueError as error:
-            raise OptionError(f"--augment: {error}") from None
+        if self.ema == "off":
+            self.ema = None
+        if self.ema not in (None, AUTO) and not (isinstance(self.ema, (int, float)) and 0 < self.ema < 1):
+            raise OptionError(f"--ema must be auto, off or a decay between 0 and 1 (such as 0.999), not {self.ema}")
+        if self.augment == "off":
+            self.augment = None
+        if self.augment != AUTO:
+            try:
+                self.augment = ",".join(parse_policies(self.augment)) or None
+            except ValueError as error:
+                raise OptionError(f"--augment: {error}") from None
+
+    def settle(self, image_count: int, resolution: int) -> dict[str, str]:
+        """Choose what "auto" left open, now that the images are known; returns why, per option.
+
+        Called once by a new run after its images are decoded; config.json saves the chosen values
+        (so a resumed run keeps them) and the reasons.
+        """
+        reasons = {}
+        if self.arch == AUTO:
+            self.arch = next(arch for limit, arch in ARCH_BY_RESOLUTION if resolution <= limit)
+            reasons["arch"] = f"auto -> {self.arch} ({resolution} px)"
+        if self.width is None:
+            self.width = default_width(self.arch, resolution)
+            reasons["width"] = f"auto -> {self.width} ({self.arch} at {resolution} px)"
+        if self.d_norm == AUTO:
+            self.d_norm = AUTO_D_NORM
+            reasons["d_norm"] = f"auto -> {self.d_norm}"
+        if self.ema == AUTO:
+            self.ema = AUTO_EMA_DECAY
+            reasons["ema"] = f"auto -> {self.ema} (a moving average of G always draws cleaner samples)"
+        if self.augment == AUTO:
+            if image_count <= AUGMENT_BELOW_IMAGES:
+                self.augment = AUTO_AUGMENT
+                reasons["augment"] = f"auto -> {self.augment} ({image_count:,} images)"
+            else:
+                self.augment = None
+                reasons["augment"] = f"auto -> off ({image_count:,} images, more than {AUGMENT_BELOW_IMAGES:,})"
+        return reasons
 
     def _validate_evaluation(self) -> None:
         if self.eval_every is not None:
@@ -227,6 +284,16 @@ class TrainOptions:
         for name in ("eval_data", "eval_features", "eval_weights"):
             value = getattr(self, name)
             setattr(self, name, Path(value).absolute() if value is not None else None)
+
+    @property
+    def checkpoint_every_steps(self) -> int | None:
+        """Steps between checkpoints (None: only by time)."""
+        return checkpoint_cadence(self.checkpoint_every)[0]
+
+    @property
+    def checkpoint_every_seconds(self) -> float | None:
+        """Seconds of training between checkpoints (None: only by steps)."""
+        return checkpoint_cadence(self.checkpoint_every)[1]
 
     def to_json(self) -> dict[str, Any]:
         """The options as JSON-ready values (paths as strings), without the unsaved fields."""
@@ -255,8 +322,11 @@ class TrainOptions:
         if values.get("data_dir") is None:
             raise OptionError(f"{source}: the option 'data_dir' is missing")
         paths = {name for name, kinds in types_by_name.items() if Path in kinds}
-        return cls(**{name: Path(value) if name in paths and value is not None else value
-                      for name, value in values.items()})  # fmt: skip
+        # An option added later is missing from older runs' configs: they ran with its old behaviour.
+        older = {item.name: item.metadata["in_older_runs"] for item in dataclasses.fields(cls)
+                 if "in_older_runs" in item.metadata and item.name not in values}  # fmt: skip
+        return cls(**older, **{name: Path(value) if name in paths and value is not None else value
+                               for name, value in values.items()})  # fmt: skip
 
 
 def option_flag(name: str) -> str:
@@ -289,6 +359,39 @@ def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -
         saved.no_cache = False
     saved.resume = run_path
     return saved.validate()
+
+
+def default_width(arch: str, resolution: int) -> int:
+    """Feature maps at the image's size for ``lean`` (fewer where images are large, so a step stays
+    quick), or D's first layer for the others (the first wave's 64)."""
+    if arch != "lean":
+        return 64
+    return next(width for limit, width in LEAN_WIDTH_BY_RESOLUTION if resolution <= limit)
+
+
+def checkpoint_cadence(every: int | str) -> tuple[int | None, float | None]:
+    """'1000' -> (1000, None); '10m' -> (None, 600.0); '1000,10m' -> (1000, 600.0). OptionError otherwise."""
+    steps, seconds = None, None
+    for part in str(every).replace(" ", "").lower().split(","):
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", part)
+        if not match or float(match.group(1)) <= 0:
+            raise OptionError(
+                f"--checkpoint-every {every!r}: give steps (500), a duration (90s, 10m, 1h) or both (1000,10m)"
+            )
+        number, unit = match.groups()
+        if unit:
+            seconds = float(number) * DURATION_UNITS[unit]
+        elif "." in number:
+            raise OptionError(f"--checkpoint-every {every!r}: steps must be a whole number")
+        else:
+            steps = int(number)
+    return steps, seconds
+
+
+def _normalise_every(every: int | str) -> int | str:
+    """Checked; plain steps as a number, anything else as a tidy string."""
+    steps, seconds = checkpoint_cadence(every)
+    return steps if seconds is None else str(every).replace(" ", "").lower()
 
 
 def check_resolution(resolution: int, arch: str) -> None:

@@ -144,5 +144,5 @@ def _board_scalars(status: TrainStatus) -> dict[str, float]:
 
 
 def _log_record(status: TrainStatus) -> dict[str, Any]:
-    record = {key: value for key, value in vars(status).items() if key != "total_steps"}
+    record = {key: value for key, value in vars(status).items() if key not in ("total_steps", "augment")}
     return {key: round(value, 6) if isinstance(value, float) else value for key, value in record.items()}

@@ -26,8 +26,10 @@ class TrainStatus:
     d_fake: float
     images_per_second: float
     elapsed_seconds: float
-    # Variant figures: "w_distance" (WGAN-GP's Wasserstein estimate), "info_loss" (InfoGAN).
+    # Variant figures: "w_distance" (WGAN-GP's Wasserstein estimate), "info_loss" (InfoGAN), "r1" (R1 penalty).
     extras: dict[str, float] = field(default_factory=dict)
+    # The augmentation D sees, when it is on (such as "translation,color").
+    augment: str = ""
 
 
 class Reporter(Protocol):
@@ -57,13 +59,15 @@ def format_elapsed(seconds: float) -> str:
 PIPE_INTERVAL_SECONDS = 10.0
 TERMINAL_INTERVAL_SECONDS = 0.2
 # Short labels for the variants' figures: the Wasserstein estimate and InfoGAN's information loss.
-EXTRA_LABELS = {"w_distance": "W", "info_loss": "I"}
+EXTRA_LABELS = {"w_distance": "W", "info_loss": "I", "r1": "R1"}
 
 
 def format_status(status: TrainStatus) -> str:
     """The fixed-format status line for one training step."""
     step = f"{status.step:,}" + (f"/{status.total_steps:,}" if status.total_steps else "")
     extras = "".join(f"{EXTRA_LABELS.get(name, name)} {value:.3f}  " for name, value in status.extras.items())
+    if status.augment:
+        extras += "aug " + "+".join(policy[0] for policy in status.augment.split(",")) + "  "
     return (
         f"step {step}  epoch {status.epoch:.2f}  "
         f"D {status.d_loss:.3f}  G {status.g_loss:.3f}  "

@@ -86,6 +86,9 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
 
     # Load training set (before TensorFlow is imported: decoding may fork).
     folder = _load_folder(options, options.resolution, options.channels, reporter)
+    choices = options.settle(len(folder.files), folder.resolution)
+    for option, reason in choices.items():
+        reporter.message(f"{option}: {reason}")
     condition = condition_for(
         options.conditional, options.info_codes, options.info_categories, options.info_continuous, folder.files
     )
@@ -98,7 +101,8 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
     else:
         run, scratch = _scratch_run()
-    write_json_atomic(run.config_path, _config(options, folder, seed, precision, distribution, condition, labels))
+    config = _config(options, folder, seed, precision, distribution, condition, labels)
+    write_json_atomic(run.config_path, {**config, "choices": choices})
     write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
     fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
     write_array_atomic(run.sample_noise_path, fixed_noise)
@@ -189,6 +193,7 @@ def gan_setup(options: TrainOptions, condition: Condition) -> Any:
         critic_steps=options.critic_steps,
         gradient_penalty_weight=options.gp_weight,
         ema_decay=options.ema,
+        r1_weight=options.r1,
     )
 
 
@@ -261,6 +266,8 @@ def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: Condit
             folder.channels + condition.discriminator_channels,
             options.width,
             options.arch,
+            batch_norm=options.d_norm == "batch",
+            synchronized_batch_norm=distribution.replicas > 1,
             outputs=1 + condition.extra_outputs,
         )
         optimizers = [

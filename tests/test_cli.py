@@ -216,3 +216,15 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path, run_cli):
     assert run_cli("train", folder, "--steps", 5, "--runs-dir", tmp_path / "runs", "--name", "r", *args)[0] == 0
     kept = sorted(p.name for p in (tmp_path / "runs" / "r" / "checkpoints").iterdir())
     assert kept == ["step-000004", "step-000005"]
+
+
+def test_checkpoints_also_come_by_training_time(tmp_path, run_cli):
+    folder = make_folder(tmp_path / "pics", count=4)
+    args = [*TINY_TRAIN_ARGS, "--checkpoint-every", "1000,0.001s", "--keep-checkpoints", "10"]
+    assert run_cli("train", folder, "--steps", 3, "--runs-dir", tmp_path / "runs", "--name", "r", *args)[0] == 0
+    kept = sorted(p.name for p in (tmp_path / "runs" / "r" / "checkpoints").iterdir())
+    assert kept == ["step-000001", "step-000002", "step-000003"]
+    config = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())
+    assert config["options"]["checkpoint_every"] == "1000,0.001s"
+    code, _, err = run_cli("train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", "--checkpoint-every", "2d")
+    assert code == 2 and "--checkpoint-every" in err

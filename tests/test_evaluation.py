@@ -215,7 +215,8 @@ def test_kgan_info_shows_one_run_whole(evaluated_run, run_cli):
     run, _ = evaluated_run
     code, out, _ = run_cli("info", run)
     assert code == 0
-    for part in ("dcgan/bce at 16x16x1", "step 4", "checkpoint step 4", "metrics    step 2: FID"):
+    expected = ("dcgan/bce/ema/augment at 16x16x1", "step 4", "checkpoint step 4", "metrics    step 2: FID", "auto ->")
+    for part in expected:
         assert part in out
     code, out, _ = run_cli("info", "r", "--runs-dir", run.parent, "--json")
     details = json.loads(out)

@@ -112,7 +112,7 @@ def test_a_full_disk_is_a_clear_error_and_earlier_checkpoints_stay(tmp_path, run
 
     def save_until_full(self, path, *args, **kwargs):
         saves["n"] += 1
-        if saves["n"] > 2:  # the second checkpoint's generator: the disk is full
+        if saves["n"] > 3:  # the second checkpoint's generator (after G, D and G's EMA): the disk is full
             Path(path).write_bytes(b"partial")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_save(self, path, *args, **kwargs)

@@ -9,7 +9,7 @@ from kgan.gan.models import build_combined, build_discriminator, build_generator
 keras = keras_module()
 
 
-@pytest.mark.parametrize("arch", ["dcgan", "seed"])
+@pytest.mark.parametrize("arch", ["dcgan", "lean", "seed"])
 @pytest.mark.parametrize("resolution", [28, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_builders_make_the_requested_image_size(arch, resolution, channels):
@@ -61,3 +61,11 @@ def test_combined_model_reuses_the_same_generator_and_discriminator():
 def test_unsupported_resolutions_are_refused(resolution):
     with pytest.raises(ValueError, match="resolution"):
         build_generator(resolution, 1)
+
+
+def test_lean_generator_resizes_then_convolves_with_widths_that_shrink_as_the_image_grows():
+    from kgan.gan.models import lean_widths
+
+    names = [type(layer).__name__ for layer in build_generator(64, 3, 100, 32, "lean").layers]
+    assert "Conv2DTranspose" not in names and names.count("UpSampling2D") == 4
+    assert lean_widths(64, 32) == [256, 256, 128, 64, 32]

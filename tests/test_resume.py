@@ -119,8 +119,14 @@ def _one_line_error(result, *words):
 def test_a_tampered_generator_file_is_named(finished_run, run_cli):
     generator = finished_run / "checkpoints" / "step-000002" / "generator.keras"
     generator.write_bytes(generator.read_bytes()[:-100] + b"x" * 100)
-    _one_line_error(run_cli("sample", "--run", finished_run), "generator.keras", "checksum")
+    _one_line_error(run_cli("sample", "--run", finished_run, "--no-ema"), "generator.keras", "checksum")
     _one_line_error(run_cli("train", "--resume", finished_run, "--steps", 3), "generator.keras")
+
+
+def test_a_tampered_moving_average_file_is_named(finished_run, run_cli):
+    average = finished_run / "checkpoints" / "step-000002" / "generator_ema.keras"
+    average.write_bytes(average.read_bytes()[:-100] + b"x" * 100)
+    _one_line_error(run_cli("sample", "--run", finished_run), "generator_ema.keras", "checksum")
 
 
 def test_a_truncated_state_file_is_named(finished_run, run_cli):

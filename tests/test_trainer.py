@@ -14,11 +14,13 @@ LATENT = 8
 BATCH = 8
 
 
-def _trainer(batch_norm_in_d: bool = False, learning_rate: float = 1e-2, arch: str = "dcgan") -> GanTrainer:
+def _trainer(
+    batch_norm_in_d: bool = False, learning_rate: float = 1e-2, arch: str = "dcgan", r1: float = 0.0
+) -> GanTrainer:
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
     discriminator = build_discriminator(16, 1, 4, arch, batch_norm=batch_norm_in_d)
-    setup = GanSetup(loss=AdversarialLoss("bce", from_logits=arch == "dcgan"))
+    setup = GanSetup(loss=AdversarialLoss("bce", from_logits=arch != "seed"), r1_weight=r1)
     return GanTrainer(
         generator, discriminator, make_optimizer("adam", learning_rate), make_optimizer("adam", learning_rate), setup
     )
@@ -41,7 +43,7 @@ def _moved(before: list[np.ndarray], model) -> list[bool]:
 
 
 @pytest.mark.parametrize("batch_norm_in_d", [False, True])
-@pytest.mark.parametrize("arch", ["dcgan", "seed"])
+@pytest.mark.parametrize("arch", ["dcgan", "lean", "seed"])
 def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch):
     trainer = _trainer(batch_norm_in_d, arch=arch)
     generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
@@ -51,7 +53,7 @@ def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch):
 
 
 @pytest.mark.parametrize("batch_norm_in_d", [False, True])
-@pytest.mark.parametrize("arch", ["dcgan", "seed"])
+@pytest.mark.parametrize("arch", ["dcgan", "lean", "seed"])
 def test_generator_step_moves_g_and_leaves_d_alone(batch_norm_in_d, arch):
     trainer = _trainer(batch_norm_in_d, arch=arch)
     generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
@@ -100,3 +102,21 @@ def test_sgd_is_the_seeds_nesterov_momentum():
     assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.9)
     adam = make_optimizer("adam", 2e-4)
     assert adam.beta_1 == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("batch_norm_in_d", [False, True])
+def test_r1_penalty_trains_d_only_and_is_reported(batch_norm_in_d):
+    trainer = _trainer(batch_norm_in_d, r1=1.0)
+    generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
+    metrics = trainer.discriminator_step(_batch())
+    assert metrics["r1"] > 0
+    assert all(_moved(discriminator_before, trainer.discriminator))
+    assert not any(_moved(generator_before, trainer.generator))
+
+
+def test_r1_penalty_changes_d_update():
+    plain, penalised = _trainer(), _trainer(r1=100.0)
+    plain.discriminator_step(_batch())
+    penalised.discriminator_step(_batch())
+    pairs = zip(plain.discriminator.weights, penalised.discriminator.weights)
+    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in pairs)

@@ -7,8 +7,10 @@ names.
 
 from __future__ import annotations
 
-ARCHITECTURES = ("dcgan", "seed")
-# The discriminator's last layer: logits for dcgan, probabilities for the seed's sigmoid.
-DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "seed": "probabilities"}
+ARCHITECTURES = ("dcgan", "lean", "seed")
+# The discriminator's last layer: logits for dcgan and lean, probabilities for the seed's sigmoid.
+DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "lean": "logits", "seed": "probabilities"}
 LOSSES = ("bce", "wgan-gp", "hinge")
 OPTIMIZERS = ("adam", "sgd")
+# What normalises D's hidden layers: nothing (the first wave's default) or batch norm (DCGAN's paper).
+D_NORMS = ("none", "batch")

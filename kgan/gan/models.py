@@ -61,6 +61,8 @@ def build_generator(
         return _dcgan_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
     if arch == "seed":
         return _seed_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
+    if arch == "lean":
+        return _lean_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
 
 
@@ -88,7 +90,7 @@ def build_discriminator(
     if outputs != 1 and arch == "seed":
         raise ValueError("the seed architecture's discriminator has one sigmoid output")
     norm = (lambda: layers.BatchNormalization(synchronized=synchronized_batch_norm)) if batch_norm else None
-    if arch == "dcgan":
+    if arch in ("dcgan", "lean"):
         return _dcgan_discriminator(resolution, channels, width, norm, outputs)
     if arch == "seed":
         return _seed_discriminator(resolution, channels, width, norm)
@@ -119,6 +121,33 @@ def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int
         model.add(layers.BatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
     model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same"))
+    model.add(layers.Activation("tanh", dtype="float32", name="image"))
+    return model
+
+
+def lean_widths(resolution: int, width: int) -> list[int]:
+    """G's feature maps from the smallest square to the image's size: doubling towards the
+    small end from ``width`` at full size, capped at 8 * width, so large images stay cheap."""
+    _, doublings = _require_plan(resolution)
+    return [min(8 * width, width * 2 ** (doublings - level)) for level in range(doublings + 1)]
+
+
+def _lean_generator(resolution: int, channels: int, latent_dim: int, width: int, sync: bool) -> keras.Sequential:
+    base, _ = _require_plan(resolution)
+    widths = lean_widths(resolution, width)
+    model = keras.Sequential(name="generator")
+    model.add(keras.Input(shape=(latent_dim,), name="noise"))
+    model.add(layers.Dense(base * base * widths[0], use_bias=False))
+    model.add(layers.BatchNormalization(synchronized=sync))
+    model.add(layers.ReLU())
+    model.add(layers.Reshape((base, base, widths[0])))
+    # Resize, then convolve: no checkerboard, and every output pixel sees the same kernel.
+    for count in widths[1:]:
+        model.add(layers.UpSampling2D(2, interpolation="nearest"))
+        model.add(layers.Conv2D(count, 3, padding="same", use_bias=False))
+        model.add(layers.BatchNormalization(synchronized=sync))
+        model.add(layers.ReLU())
+    model.add(layers.Conv2D(channels, 3, padding="same"))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
 

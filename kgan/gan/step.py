@@ -54,6 +54,7 @@ class GanSetup:
     critic_steps: int = 1
     gradient_penalty_weight: float = 10.0
     ema_decay: float | None = None
+    r1_weight: float = 0.0
 
 
 def make_optimizer(
@@ -251,9 +252,11 @@ class GanTrainer:
         with tf.GradientTape() as tape:
             # Real and fake go through D as separate batches, so a D with
             # batch norm sees the same fake batch statistics as in the G step.
-            real_outputs = self.discriminator(
-                condition.discriminator_input(ops, real_images, real_codes), training=True
-            )
+            real_input = condition.discriminator_input(ops, real_images, real_codes)
+            if setup.r1_weight:
+                real_outputs, r1_penalty = self._discriminate_with_r1(real_input)
+            else:
+                real_outputs = self.discriminator(real_input, training=True)
             fake_outputs = self.discriminator(condition.discriminator_input(ops, fakes, codes), training=True)
             real_scores = ops.cast(real_outputs[:, 0], "float32")
             fake_scores = ops.cast(fake_outputs[:, 0], "float32")
@@ -269,6 +272,9 @@ class GanTrainer:
                 penalty = self._mean(gradient_penalty(critic, real_images, fakes, mix))
                 loss = loss + setup.gradient_penalty_weight * penalty
                 metrics["w_distance"] = self._mean(real_scores) - self._mean(fake_scores)
+            if setup.r1_weight:
+                metrics["r1"] = self._mean(r1_penalty)
+                loss = loss + setup.r1_weight / 2 * metrics["r1"]
             information = condition.information_loss(ops, fake_outputs, codes)
             if information is not None:
                 metrics["info_loss"] = self._mean(information)
@@ -282,6 +288,19 @@ class GanTrainer:
             "d_fake": self._mean(setup.loss.real_probability(fake_scores)),
             **metrics,
         }
+
+    def _discriminate_with_r1(self, real_input: Any) -> tuple[Any, Any]:
+        """D's outputs on real images, and R1: the squared norm of D's score gradient at each real image.
+
+        Zero-centred on the data (Mescheder et al. 2018): D is pushed to be flat
+        around real images, which keeps the game from oscillating.
+        """
+        with tf.GradientTape() as tape:
+            tape.watch(real_input)
+            outputs = self.discriminator(real_input, training=True)
+            total = ops.sum(ops.cast(outputs[:, 0], "float32"))
+        gradients = ops.cast(tape.gradient(total, real_input), "float32")
+        return outputs, ops.sum(ops.square(gradients), axis=(1, 2, 3))
 
     def _discriminate_fakes(self, generator_input: Any, codes: Any, augment_params: Any) -> tuple[Any, list]:
         """D's outputs on G's images, and G's new state; D's new state is discarded (D is frozen)."""

@@ -135,6 +135,8 @@ def format_description(details: dict[str, Any]) -> str:
     ]
     if data.get("classes"):
         lines.append("classes    " + ", ".join(f"{name} ({count})" for name, count in data["classes"].items()))
+    for option, reason in (config.get("choices") or {}).items():
+        lines.append(f"chosen     {option}: {reason}")
     if config.get("resumed"):
         lines.append("resumed    at steps " + ", ".join(str(item.get("at_step")) for item in config["resumed"]))
     lines.append(f"samples    {details['sample_grids']} grids in {Path(summary['path']) / 'samples'}")
