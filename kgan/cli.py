@@ -153,11 +153,11 @@ def cli() -> None:
 )
 @click.option(
     "--arch",
-    type=click.Choice(("auto", *ARCHITECTURES)),
+    type=click.Choice(ARCHITECTURES),
     default=DEFAULT_ARCH,
     show_default=True,
-    help="dcgan: transposed convolutions (auto up to 32 px); lean: resize-then-convolve G with widths that "
-    "shrink as images grow (auto above 32 px); seed: the seed video's Keras DCGAN.",
+    help="dcgan: strided/transposed convolutions; lean: resize-then-convolve G (no checkerboard, slower); "
+    "seed: the seed video's Keras DCGAN.",
 )
 @click.option(
     "--d-norm",
@@ -174,7 +174,7 @@ def cli() -> None:
     type=AutoInt("N"),
     default="auto",
     show_default=True,
-    help="Network width: filters in D's first layer and G's last (auto: 64; lean 32 at 64 px, 16 at 128 px).",
+    help="Filters in D's first layer, G mirrors it (auto: 64 up to 32 px, 32 at 64 px, 16 at 128 px).",
 )
 @click.option(
     "--optimizer",

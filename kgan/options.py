@@ -40,12 +40,11 @@ WGAN_GP_BETAS = (0.0, 0.9)
 WGAN_GP_CRITIC_STEPS = 5
 INFO_CATEGORIES, INFO_CONTINUOUS = 10, 2
 AUTO = "auto"
-DEFAULT_ARCH = AUTO
-# The architecture by resolution: (up to this many pixels, arch).
-ARCH_BY_RESOLUTION = ((32, "dcgan"), (10**6, "lean"))
+DEFAULT_ARCH = "dcgan"
 AUTO_D_NORM = "batch"
-# lean's width (feature maps at the image's size) by resolution: (up to this many pixels, width).
-LEAN_WIDTH_BY_RESOLUTION = ((32, 64), (64, 32), (128, 16), (10**6, 8))
+# The width by resolution: (up to this many pixels, width). Narrower where images are large, so a
+# step stays quick enough for thousands of steps in minutes on a CPU.
+WIDTH_BY_RESOLUTION = ((32, 64), (64, 32), (128, 16), (10**6, 8))
 AUTO_EMA_DECAY = 0.999
 # Folders this small get differentiable augmentation: D would otherwise learn the images by heart.
 AUGMENT_BELOW_IMAGES = 5000
@@ -179,7 +178,7 @@ class TrainOptions:
         _positive("--latent-dim", self.latent_dim)
         if self.width is not None:
             _positive("--width", self.width)
-        _choice("--arch", self.arch, (AUTO, *ARCHITECTURES))
+        _choice("--arch", self.arch, ARCHITECTURES)
         _choice("--d-norm", self.d_norm, (AUTO, *D_NORMS))
         if self.resolution is not None:
             check_resolution(self.resolution, self.arch)
@@ -253,9 +252,6 @@ class TrainOptions:
         (so a resumed run keeps them) and the reasons.
         """
         reasons = {}
-        if self.arch == AUTO:
-            self.arch = next(arch for limit, arch in ARCH_BY_RESOLUTION if resolution <= limit)
-            reasons["arch"] = f"auto -> {self.arch} ({resolution} px)"
         if self.width is None:
             self.width = default_width(self.arch, resolution)
             reasons["width"] = f"auto -> {self.width} ({self.arch} at {resolution} px)"
@@ -362,11 +358,10 @@ def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -
 
 
 def default_width(arch: str, resolution: int) -> int:
-    """Feature maps at the image's size for ``lean`` (fewer where images are large, so a step stays
-    quick), or D's first layer for the others (the first wave's 64)."""
-    if arch != "lean":
+    """D's first layer (and G's last) for dcgan and lean, by resolution; the seed's widths are its own."""
+    if arch == "seed":
         return 64
-    return next(width for limit, width in LEAN_WIDTH_BY_RESOLUTION if resolution <= limit)
+    return next(width for limit, width in WIDTH_BY_RESOLUTION if resolution <= limit)
 
 
 def checkpoint_cadence(every: int | str) -> tuple[int | None, float | None]:
