@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ from kgan.runs import (
 )
 
 keras = keras_module()
+
+# For tests that kill a process in the middle of a save: "STEP:SECONDS" makes the
+# save of that step's checkpoint write PAUSED into its temporary folder after the
+# generator, then sleep.
+PAUSE_VARIABLE = "KGAN_TEST_PAUSE_IN_SAVE"
 
 
 def save_checkpoint(
@@ -57,6 +63,7 @@ def save_checkpoint(
         for model, file_name in models:
             model.save(temporary / file_name)
             digests[file_name] = file_sha256(temporary / file_name, sync=True)
+            _pause_for_tests(step, temporary)
         write_json_atomic(temporary / STATE_FILE, {**state, "step": step, "sha256": digests})
         os.rename(temporary, final)
         fsync_folder(run.checkpoints_dir)
@@ -68,6 +75,14 @@ def save_checkpoint(
         raise
     _prune(run, keep)
     return final
+
+
+def _pause_for_tests(step: int, temporary: Path) -> None:
+    planned = os.environ.get(PAUSE_VARIABLE, "")
+    pause_step, _, seconds = planned.partition(":")
+    if pause_step == str(step) and not (temporary / "PAUSED").exists():
+        (temporary / "PAUSED").touch()
+        time.sleep(float(seconds or 60))
 
 
 def _prune(run: Run, keep: int) -> None:

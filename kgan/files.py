@@ -12,21 +12,92 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from kgan.errors import RunError
 
 HASH_BLOCK_BYTES = 1 << 20
+Written = TypeVar("Written")
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """An output named ``folder/<stem>-NNN<suffix>`` with the first number free when it is written."""
+
+    folder: Path
+    stem: str
+    suffix: str
+
+    def path(self, number: int) -> Path:
+        return self.folder / f"{self.stem}-{number:03d}{self.suffix}"
+
+
+def publish_file(target: Path | Numbered, write: Callable[[Path], Written]) -> tuple[Path, Written]:
+    """Write a file through ``write(temporary_path)``, then put it in place in one step.
+
+    A ``Path`` target is replaced atomically. A ``Numbered`` target is linked
+    to the first free number, which fails rather than overwrites when two
+    commands finish at once, so each gets its own name; nothing is reserved
+    early, so a kill or a failed write leaves no file under the final name.
+    ``write`` may raise; the temporary file is removed and an OSError becomes
+    one RunError naming the file. Returns the final path and what ``write`` returned.
+    """
+    folder = target.folder if isinstance(target, Numbered) else Path(target).parent
+    suffix = target.suffix if isinstance(target, Numbered) else Path(target).suffix
+    stem = target.stem if isinstance(target, Numbered) else Path(target).stem
+    shown = folder / f"{stem}-NNN{suffix}" if isinstance(target, Numbered) else target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create {folder}: {error.strerror or error}") from None
+    # The suffix stays last: writers such as ffmpeg choose the format by it.
+    temporary = folder / f".{stem}.tmp-{_unique()}{suffix}"
+    try:
+        result = write(temporary)
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        final = _link_numbered(temporary, target) if isinstance(target, Numbered) else Path(target)
+        if not isinstance(target, Numbered):
+            os.replace(temporary, final)
+    except OSError as error:
+        raise RunError(f"cannot write {shown}: {error.strerror or error}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    fsync_folder(folder)
+    return final, result
+
+
+def _link_numbered(temporary: Path, target: Numbered) -> Path:
+    number = 1
+    while True:
+        final = target.path(number)
+        try:
+            os.link(temporary, final)
+            return final
+        except FileExistsError:
+            number += 1
+        except OSError:
+            # A file system without hard links: claim the name exclusively, then fill it.
+            try:
+                descriptor = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                number += 1
+                continue
+            os.close(descriptor)
+            os.replace(temporary, final)
+            return final
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so a crash leaves either the old or the new file."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary = path.with_name(f".{path.name}.tmp-{_unique()}")
     try:
         with open(temporary, "wb") as stream:
             stream.write(data)
@@ -37,6 +108,11 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
         raise RunError(f"cannot write {path}: {error.strerror or error}") from None
     fsync_folder(path.parent)
+
+
+def _unique() -> str:
+    """A temporary file's tag: this process and thread, so concurrent writers never share one."""
+    return f"{os.getpid()}-{threading.get_ident():x}"
 
 
 def write_json_atomic(path: Path, value: Any) -> None:

@@ -368,18 +368,6 @@ def _create_numbered(parent: Path, name_for: Any) -> Path:
             raise RunError(f"cannot create {path}: {error.strerror or error}") from None
 
 
-def numbered_path(folder: Path, stem: str, suffix: str) -> Path:
-    """``folder/<stem>-NNN<suffix>``, the first number not taken (the folder is created)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunError(f"cannot create {folder}: {error.strerror or error}") from None
-    number = 1
-    while (folder / f"{stem}-{number:03d}{suffix}").exists():
-        number += 1
-    return folder / f"{stem}-{number:03d}{suffix}"
-
-
 def find_latest_run(runs_dir: Path) -> Run:
     """The run whose newest checkpoint was written last, or RunError if there is none."""
     candidates = []

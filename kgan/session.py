@@ -205,7 +205,7 @@ def _load_folder(
         options.data_dir, resolution, channels, options.fit, options.background, options.cache_dir, clips=clips
     )
     cached = {"read": ", read from the data cache", "written": ", now cached"}.get(folder.cache, "")
-    if folder.cache.startswith("unavailable"):
+    if folder.cache.startswith(("unavailable", "rebuilt")):
         cached = f", data cache {folder.cache}"
     reporter.message(f"{folder.summary()} from {options.data_dir}{cached}")
     return folder

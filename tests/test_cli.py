@@ -201,12 +201,13 @@ def test_help_version_and_option_errors_answer_without_tensorflow(argv):
 def test_skipped_files_are_reported_and_written_into_the_run(tmp_path, run_cli):
     folder = make_folder(tmp_path / "pics", count=4)
     (folder / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    (folder / "notes.txt").write_text("hello")
+    (folder / "photo.jpg").write_text("hello")
+    (folder / "README.txt").write_text("where these came from")  # plainly not an image: not reported
     args = [a for a in TINY_TRAIN_ARGS if a != "--quiet"]
     code, out, _ = run_cli("train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", "--name", "r", *args)
     assert code == 0 and "4 images used, 2 skipped (" in out and "not an image" in out
     skipped = json.loads((tmp_path / "runs" / "r" / "skipped.json").read_text())
-    assert sorted(item["path"] for item in skipped) == ["a/broken.png", "notes.txt"]
+    assert sorted(item["path"] for item in skipped) == ["a/broken.png", "photo.jpg"]
     assert all(item["reason"] for item in skipped)
 
 
@@ -226,5 +227,12 @@ def test_checkpoints_also_come_by_training_time(tmp_path, run_cli):
     assert kept == ["step-000001", "step-000002", "step-000003"]
     config = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())
     assert config["options"]["checkpoint_every"] == "1000,0.001s"
+    # It can change on resume, and config.json says so.
+    code, _, err = run_cli("train", "--resume", tmp_path / "runs" / "r", "--steps", 5, "--checkpoint-every", "2")
+    assert code == 0, err
+    config = json.loads((tmp_path / "runs" / "r" / "config.json").read_text())
+    assert config["options"]["checkpoint_every"] == 2
+    kept = sorted(p.name for p in (tmp_path / "runs" / "r" / "checkpoints").iterdir())
+    assert kept[-2:] == ["step-000004", "step-000005"]
     code, _, err = run_cli("train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", "--checkpoint-every", "2d")
     assert code == 2 and "--checkpoint-every" in err

@@ -59,12 +59,39 @@ def test_padding_keeps_the_whole_image_on_the_background(tmp_path):
 
 def test_unusable_files_are_skipped_and_counted(tmp_path):
     folder = make_folder(tmp_path / "images", count=3)
-    (folder / "notes.txt").write_text("not a picture")
+    (folder / "photo.jpg").write_text("not a picture")
     (folder / "empty.png").write_bytes(b"")
     loaded = load_image_folder(folder, resolution=16)
     assert len(loaded.files) == 3
     assert loaded.skip_counts() == {"not an image": 1, "empty": 1}
     assert "3 images used, 2 skipped" in loaded.summary()
+
+
+def test_plainly_non_image_files_are_passed_over_silently(tmp_path):
+    folder = make_folder(tmp_path / "images", count=3)
+    (folder / "LICENSE").write_text("Permission is hereby granted, free of charge ...")
+    (folder / "README.md").write_text("# Pictures\nTaken in 2019 — übersetzt.\n")
+    (folder / "build.py").write_text("print('hello')\n")
+    (folder / "fake.png").write_text("text under an image's name")  # claims to be an image
+    (folder / "blob.dat").write_bytes(bytes(range(256)) * 4)  # binary, no image: reported
+    loaded = load_image_folder(folder, resolution=16)
+    assert loaded.skip_counts() == {"not an image": 2}
+    assert sorted(item.path for item in loaded.skipped) == ["blob.dat", "fake.png"]
+
+
+def test_the_embedded_data_set_reports_no_skipped_files():
+    from kgan.images.embedded import embedded_data_dir
+
+    loaded = load_image_folder(embedded_data_dir(), resolution=16)
+    assert loaded.skipped == [] and loaded.summary().endswith(", 0 skipped")
+
+
+def test_a_folder_of_only_text_files_is_still_an_error_that_says_so(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("no pictures")
+    with pytest.raises(DataError, match="no usable images .*1 text file"):
+        load_image_folder(folder)
 
 
 def test_missing_and_imageless_folders_are_errors(tmp_path):
@@ -128,9 +155,16 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path):
     cache = tmp_path / "cache"
     load_image_folder(folder, resolution=16, cache_dir=cache)
     (data,) = cache.glob("*.u8")
-    data.write_bytes(data.read_bytes()[:10])
+    good = data.read_bytes()
+    data.write_bytes(good[:10])  # truncated
     rebuilt = load_image_folder(folder, resolution=16, cache_dir=cache)
-    assert rebuilt.cache == "written" and rebuilt.images.shape == (4, 16, 16, 1)
+    assert rebuilt.cache.startswith("rebuilt (the cached copy was damaged: its image file has 10 bytes")
+    assert rebuilt.images.shape == (4, 16, 16, 1)
+    assert data.read_bytes() == good and load_image_folder(folder, resolution=16, cache_dir=cache).cache == "read"
+    data.write_bytes(bytes([good[0] ^ 1]) + good[1:])  # same size, one bit changed
+    rebuilt = load_image_folder(folder, resolution=16, cache_dir=cache)
+    assert "checksum does not match" in rebuilt.cache
+    np.testing.assert_array_equal(np.asarray(rebuilt.images).ravel(), np.frombuffer(good, np.uint8))
 
 
 def test_an_unwritable_cache_falls_back_to_memory(tmp_path):

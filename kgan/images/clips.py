@@ -38,6 +38,11 @@ COMPLETE_SHARE = 0.9
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 
 
+# Names video files go by; clips are recognised by content, this only says which
+# names claim to be video (so that a damaged one is reported, not passed over).
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp"}
+
+
 @dataclass(frozen=True)
 class ClipPolicy:
     """Which frames of a clip to keep."""

@@ -4,7 +4,9 @@ Any folder works: it is searched recursively, files are recognised by their
 content rather than their extension, every Pillow mode is brought to 8-bit
 grayscale or RGB, and each image is resized and centre-cropped (or padded) to a
 square. Files that cannot be used are skipped and counted by reason; only a
-folder with nothing usable in it is an error.
+folder with nothing usable in it is an error. Files that are plainly not images,
+by name and by content (a licence, a readme, a script: text under a name that
+no image format claims), are passed over without a report.
 """
 
 from __future__ import annotations
@@ -24,8 +26,16 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kgan.errors import DataError
-from kgan.images.cache import CHUNK_IMAGES, CacheSink, MemorySink, cache_key, read_cache
-from kgan.images.clips import ClipPolicy, ClipReader, clip_kind, video_size
+from kgan.images.cache import (
+    CHUNK_IMAGES,
+    CacheDamaged,
+    CacheSink,
+    MemorySink,
+    cache_key,
+    discard_entry,
+    read_cache,
+)
+from kgan.images.clips import VIDEO_SUFFIXES, ClipPolicy, ClipReader, clip_kind, video_size
 from kgan.images.resolution import auto_resolution
 
 # Why a file was skipped; these words appear in the report and the run folder.
@@ -35,6 +45,9 @@ NOT_AN_IMAGE = "not an image"
 UNSUPPORTED = "unsupported format"
 TOO_LARGE = "decompression bomb"
 UNREADABLE = "unreadable"
+# Not a skip: a text file under a name no image format claims, passed over silently.
+TEXT_FILE = "text file"
+TEXT_SNIFF_BYTES = 8192
 
 BACKGROUNDS = {"white": 255, "black": 0}
 FITS = ("crop", "pad")
@@ -61,7 +74,7 @@ class ImageFolder:
     files: list[str]
     skipped: list[SkippedFile] = field(default_factory=list)
     fingerprint: str = ""
-    # "read" (from the data cache), "written" (to it), "off", or why it is unavailable.
+    # "read" (from the data cache), "written" (to it), "rebuilt (why)", "off", or why it is unavailable.
     cache: str = "off"
     # Frames kept from each video clip or animation, by relative path.
     videos: dict[str, int] = field(default_factory=dict)
@@ -165,7 +178,7 @@ def _open(path: Path) -> Image.Image:
     except _Skip:
         raise
     except UnidentifiedImageError:
-        raise _Skip(NOT_AN_IMAGE) from None
+        raise _Skip(TEXT_FILE if _plainly_text(path) else NOT_AN_IMAGE) from None
     except Image.DecompressionBombError:
         raise _Skip(TOO_LARGE) from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
@@ -178,6 +191,30 @@ def _open(path: Path) -> Image.Image:
         image.close()
         raise _Skip(UNREADABLE)
     return image
+
+
+def _plainly_text(path: Path) -> bool:
+    """True for a file whose name no image or video format claims and whose start is UTF-8 text."""
+    if path.suffix.lower() in _image_suffixes():
+        return False
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(TEXT_SNIFF_BYTES)
+    except OSError:
+        return False
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut by the sniff window is still text.
+        return error.start >= len(head) - 3
+    return True
+
+
+def _image_suffixes() -> set[str]:
+    Image.init()
+    return set(Image.registered_extensions()) | VIDEO_SUFFIXES
 
 
 def _shorter_side(path: Path) -> int | None:
@@ -310,6 +347,7 @@ def load_image_folder(
     """
     clips = clips or ClipPolicy()
     root = Path(root)
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
     if not root.exists():
         raise DataError(f"{root} does not exist")
     if fit not in FITS:
@@ -321,8 +359,13 @@ def load_image_folder(
         raise DataError(f"{root} holds no files")
     fingerprint = folder_fingerprint(root, files)
     key = cache_key(fingerprint, resolution, channels, fit, background, (clips.stride, clips.max_frames))
+    damage = ""
     if cache_dir is not None:
-        cached = read_cache(cache_dir, key)
+        try:
+            cached = read_cache(cache_dir, key)
+        except CacheDamaged as error:
+            cached, damage = None, str(error)
+            discard_entry(cache_dir, key)
         if cached is not None:
             images, meta = cached
             skipped = [SkippedFile(item["path"], item["reason"]) for item in meta["skipped"]]
@@ -333,11 +376,13 @@ def load_image_folder(
             sides = [side for side in pool.map(_shorter_side, files, chunksize=64) if side]
             resolution = auto_resolution(sides)
         sink, cache_state = _open_sink(cache_dir, key, resolution)
+        if damage and cache_state == "written":
+            cache_state = f"rebuilt (the cached copy was damaged: {damage})"
         try:
             decoded = _Decoded(sink, root, resolution, fit, BACKGROUNDS[background])
             decoded.decode_all(pool, files, clips)
             if not decoded.used:
-                reasons = Counter(item.reason for item in decoded.skipped).most_common()
+                reasons = Counter(item.reason for item in decoded.skipped + decoded.passed_over).most_common()
                 detail = ", ".join(f"{n} {reason}" for reason, n in reasons)
                 raise DataError(f"no usable images in {root} ({len(files)} files: {detail})")
             images = sink.finish(decoded.all_gray if channels is None else channels == 1)
@@ -345,12 +390,19 @@ def load_image_folder(
             if isinstance(sink, CacheSink):
                 sink.describe({"files": decoded.used, "skipped": skipped_json, "videos": decoded.videos})
         except OSError as error:
+            # The cache could not be written (a full disk, say): decode into memory instead.
             sink.abandon()
-            raise DataError(f"cannot write the data cache in {cache_dir}: {error.strerror or error}") from None
+            if cache_dir is None:
+                raise DataError(f"cannot read {root}: {error.strerror or error}") from None
+            unwritable = f"unavailable (cannot write {cache_dir}: {error.strerror or error})"
         except BaseException:
             sink.abandon()
             raise
-    return ImageFolder(root, images, decoded.used, decoded.skipped, fingerprint, cache_state, decoded.videos)
+        else:
+            return ImageFolder(root, images, decoded.used, decoded.skipped, fingerprint, cache_state, decoded.videos)
+    folder = load_image_folder(root, resolution, channels, fit, background, None, workers, clips)
+    folder.cache = unwritable
+    return folder
 
 
 def _open_sink(cache_dir: Path | None, key: str, resolution: int) -> tuple[MemorySink | CacheSink, str]:
@@ -401,6 +453,7 @@ class _Decoded:
     background: int
     used: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    passed_over: list[SkippedFile] = field(default_factory=list)
     videos: dict[str, int] = field(default_factory=dict)
     all_gray: bool = True
 
@@ -424,7 +477,7 @@ class _Decoded:
                     continue
                 result = next(stills)
                 if isinstance(result, SkippedFile):
-                    self.skipped.append(result)
+                    (self.passed_over if result.reason == TEXT_FILE else self.skipped).append(result)
                 else:
                     self.add(result, _relative(path, self.root))
 

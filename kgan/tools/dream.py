@@ -374,7 +374,7 @@ def dream_to_file(request: DreamRequest, report: Callable[[str], None] = lambda 
     """
     from kgan.errors import OptionError
     from kgan.images.folders import read_image
-    from kgan.runs import numbered_path
+    from kgan.files import Numbered, publish_file
 
     check_request(request)
     picture = read_image(request.image)
@@ -385,17 +385,17 @@ def dream_to_file(request: DreamRequest, report: Callable[[str], None] = lambda 
     report(f"dreaming with {dream_model.name}, layers {', '.join(dreamer.layers)}, {picture.width}x{picture.height}")
     stem = f"{request.image.stem}-dream"
     if request.frames is None:
-        out = request.out or numbered_path(Path("."), stem, ".png")
+        picture = to_image(dreamer.dream(pixels))
         try:
-            to_image(dreamer.dream(pixels)).save(out)
-        except (OSError, ValueError) as error:
-            raise OptionError(f"cannot write {out}: {error}") from None
+            out, _ = publish_file(request.out or Numbered(Path("."), stem, ".png"), picture.save)
+        except ValueError as error:
+            raise OptionError(f"cannot write {request.out}: {error}") from None
     else:
         from kgan.tools.video import write_video
 
-        out = request.out or numbered_path(Path("."), stem, ".mp4")
         frames = (frame.convert("RGB") for frame in zoom_frames(dreamer, pixels, request.frames, request.zoom))
-        report(f"{write_video(out, frames, request.fps)} frames")
+        out, count = write_video(request.out or Numbered(Path("."), stem, ".mp4"), frames, request.fps)
+        report(f"{count} frames")
     history = dreamer.objective_history
     report(f"wrote {out} (objective {history[0]:.3g} -> {history[-1]:.3g})")
     return out

@@ -19,7 +19,8 @@ from kgan.errors import OptionError, RunError
 from kgan.images.pictures import make_grid, to_pil
 from kgan.random_streams import Stream, noise_for_seed, stream
 from kgan.reporting import format_elapsed
-from kgan.runs import Run, numbered_path, resolve_checkpoint, sample_step
+from kgan.files import Numbered, publish_file
+from kgan.runs import Run, resolve_checkpoint, sample_step
 from kgan.tools.generator import GeneratorSource, load_generator_source
 from kgan.tools.sample import random_codes
 
@@ -94,16 +95,14 @@ def _fit(image: np.ndarray, width: int, height: int) -> Image.Image:
     return canvas
 
 
-def write_video(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
-    """Write RGB frames to ``path`` (format from its extension); returns the frame count."""
-    check_video_path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OptionError(f"cannot create {path.parent}: {error.strerror or error}") from None
-    if path.suffix.lower() == ".gif":
-        return _write_gif(path, frames, fps)
-    return _write_ffmpeg(path, frames, fps)
+def write_video(target: Path | Numbered, frames: Iterable[Image.Image], fps: float) -> tuple[Path, int]:
+    """Write RGB frames to ``target`` (format from its extension), whole or not at all;
+    returns the path written and the frame count."""
+    suffix = target.suffix if isinstance(target, Numbered) else Path(target).suffix
+    check_video_path(Path(f"video{suffix}"))
+    if suffix.lower() == ".gif":
+        return publish_file(target, lambda path: _write_gif(path, frames, fps))
+    return publish_file(target, lambda path: _write_ffmpeg(path, frames, fps))
 
 
 def _write_gif(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
@@ -137,15 +136,18 @@ def _write_ffmpeg(path: Path, frames: Iterable[Image.Image], fps: float) -> int:
         )
     except (ImportError, RuntimeError, OSError) as error:
         raise RunError(
-            f"cannot write {path.name}: ffmpeg is unavailable ({error}); name the output .gif instead"
+            f"cannot write a {path.suffix} video: ffmpeg is unavailable ({error}); name the output .gif instead"
         ) from None
     count = 0
     try:
-        for frame in frames:
-            writer.append_data(np.asarray(frame))
-            count += 1
-    finally:
-        writer.close()
+        try:
+            for frame in frames:
+                writer.append_data(np.asarray(frame))
+                count += 1
+        finally:
+            writer.close()
+    except RuntimeError as error:  # ffmpeg stopped, e.g. on a full disk
+        raise OSError(str(error).strip().splitlines()[0] if str(error).strip() else "ffmpeg failed") from None
     return count
 
 
@@ -192,7 +194,7 @@ def frames_from_inputs(source: GeneratorSource, inputs: np.ndarray, size: int, g
 
 def make_walk_video(
     source: GeneratorSource,
-    out: Path,
+    out: Path | Numbered,
     frames: int,
     fps: float,
     size: int,
@@ -212,9 +214,9 @@ def make_walk_video(
         inputs = sweep_inputs(source, frames, seed, cells, sweep_code)
     else:
         inputs = walk_inputs(source, frames, seed, cells, label)
-    written = write_video(out, frames_from_inputs(source, inputs, size, grid), fps)
+    path, written = write_video(out, frames_from_inputs(source, inputs, size, grid), fps)
     side = _canvas_side(size)
-    return VideoResult(path=out, frames=written, fps=fps, size=(side, side))
+    return VideoResult(path=path, frames=written, fps=fps, size=(side, side))
 
 
 def _check_common(frames: int, fps: float, size: int) -> None:
@@ -256,15 +258,15 @@ def timelapse_frames(grids: list[Path], size: int, elapsed: dict[int, float]) ->
         yield canvas
 
 
-def make_timelapse_video(run: Run, out: Path, fps: float, size: int) -> VideoResult:
+def make_timelapse_video(run: Run, out: Path | Numbered, fps: float, size: int) -> VideoResult:
     """Stitch a run's sample grids in step order, with the elapsed training time on each."""
     grids = run.sample_grids()
     if not grids:
         raise RunError(f"run {run.path} has no sample grids in {run.samples_dir}")
     _check_common(len(grids), fps, size)
-    written = write_video(out, timelapse_frames(grids, size, run.elapsed_by_step()), fps)
+    path, written = write_video(out, timelapse_frames(grids, size, run.elapsed_by_step()), fps)
     side = _canvas_side(size)
-    return VideoResult(path=out, frames=written, fps=fps, size=(side, side + _caption_height(side)))
+    return VideoResult(path=path, frames=written, fps=fps, size=(side, side + _caption_height(side)))
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ def make_video(request: VideoRequest) -> tuple[VideoResult, str | None]:
         run, _ = resolve_checkpoint(request.run_path, request.runs_dir)
         if run is None:
             raise OptionError("--timelapse needs a run folder, not a lone .keras file")
-        out = request.out or numbered_path(run.path / "videos", "timelapse", ".mp4")
+        out = request.out or Numbered(run.path / "videos", "timelapse", ".mp4")
         return make_timelapse_video(run, out, request.fps or 8.0, request.size), None
     source = load_generator_source(request.run_path, request.runs_dir, ema=request.ema)
     out = request.out
@@ -306,7 +308,7 @@ def make_video(request: VideoRequest) -> tuple[VideoResult, str | None]:
         if source.run is None:
             raise OptionError("a lone .keras file has no run folder to write into; pass --out")
         stem = "sweep" if request.sweep_code is not None else "walk"
-        out = numbered_path(source.run.path / "videos", stem, ".mp4")
+        out = Numbered(source.run.path / "videos", stem, ".mp4")
     seed = secrets.randbelow(2**31) if request.seed is None else request.seed
     result = make_walk_video(
         source, out, request.frames, request.fps or 30.0, request.size, seed, request.grid,
