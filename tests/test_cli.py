@@ -236,3 +236,22 @@ def test_checkpoints_also_come_by_training_time(tmp_path, run_cli):
     assert kept[-2:] == ["step-000004", "step-000005"]
     code, _, err = run_cli("train", folder, "--steps", 1, "--runs-dir", tmp_path / "runs", "--checkpoint-every", "2d")
     assert code == 2 and "--checkpoint-every" in err
+
+
+def test_default_adam_learning_rates_follow_the_resolution_and_say_why():
+    from kgan.options import TrainOptions
+
+    def settled(resolution, **given):
+        options = TrainOptions(**given)
+        options.validate()
+        return options, options.settle(500, resolution)
+
+    options, reasons = settled(28)
+    assert (options.generator_lr, options.discriminator_lr) == (5e-4, 5e-4)
+    assert reasons["learning_rates"] == "auto -> 0.0005 (Adam at 28 px)"
+    options, _ = settled(128)
+    assert (options.generator_lr, options.discriminator_lr) == (2e-4, 2e-4)
+    options, reasons = settled(28, generator_lr=1e-4, discriminator_lr=3e-4)
+    assert (options.generator_lr, options.discriminator_lr) == (1e-4, 3e-4) and "learning_rates" not in reasons
+    options, _ = settled(28, loss="wgan-gp")
+    assert options.generator_lr == 1e-4  # WGAN-GP keeps its published rate
