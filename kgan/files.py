@@ -48,10 +48,13 @@ def publish_file(target: Path | Numbered, write: Callable[[Path], Written]) -> t
     ``write`` may raise; the temporary file is removed and an OSError becomes
     one RunError naming the file. Returns the final path and what ``write`` returned.
     """
-    folder = target.folder if isinstance(target, Numbered) else Path(target).parent
-    suffix = target.suffix if isinstance(target, Numbered) else Path(target).suffix
-    stem = target.stem if isinstance(target, Numbered) else Path(target).stem
-    shown = folder / f"{stem}-NNN{suffix}" if isinstance(target, Numbered) else target
+    numbered = isinstance(target, Numbered)
+    if numbered:
+        folder, stem, suffix = target.folder, target.stem, target.suffix
+        shown = folder / f"{stem}-NNN{suffix}"
+    else:
+        shown = Path(target)
+        folder, stem, suffix = shown.parent, shown.stem, shown.suffix
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -62,8 +65,10 @@ def publish_file(target: Path | Numbered, write: Callable[[Path], Written]) -> t
         result = write(temporary)
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
-        final = _link_numbered(temporary, target) if isinstance(target, Numbered) else Path(target)
-        if not isinstance(target, Numbered):
+        if numbered:
+            final = _link_numbered(temporary, target)
+        else:
+            final = shown
             os.replace(temporary, final)
     except OSError as error:
         raise RunError(f"cannot write {shown}: {error.strerror or error}") from None

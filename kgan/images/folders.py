@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -212,9 +212,10 @@ def _plainly_text(path: Path) -> bool:
     return True
 
 
-def _image_suffixes() -> set[str]:
+@lru_cache(maxsize=1)
+def _image_suffixes() -> frozenset[str]:
     Image.init()
-    return set(Image.registered_extensions()) | VIDEO_SUFFIXES
+    return frozenset(Image.registered_extensions()) | VIDEO_SUFFIXES
 
 
 def _shorter_side(path: Path) -> int | None:
