@@ -18,7 +18,7 @@ import click
 from kgan import __version__
 from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
-from kgan.errors import KganError
+from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.options import DEFAULT_ARCH
 
@@ -107,6 +107,15 @@ def _runs_dir_option(function: Callable) -> Callable:
     )(function)
 
 
+def _truncation_option(function: Callable) -> Callable:
+    return click.option(
+        "--truncation",
+        type=click.FloatRange(0, 1, min_open=True),
+        metavar="PSI",
+        help="Move the noise toward its average by PSI (0 < PSI <= 1): more typical pictures, less variety.",
+    )(function)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="kgan", message="%(prog)s %(version)s")
 def cli() -> None:
@@ -122,6 +131,8 @@ def cli() -> None:
       kgan eval -n 10000                   FID and KID of the newest run
       kgan runs                            every run at a glance
       kgan dream photo.jpg                 DeepDream with the run's discriminator
+      kgan project photo.png               find the generator input that redraws a picture
+      kgan export --format onnx            the generator as a file that runs without kgan
     """
 
 
@@ -195,15 +206,11 @@ def cli() -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Discriminator learning rate [default: as --g-lr].",
 )
-@click.option(
-    "--beta1", type=click.FloatRange(0, 1, max_open=True), help="Adam's beta1 [default: 0.5; 0 for wgan-gp]."
-)
+@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), help="Adam's beta1 [default: 0.5; 0 for wgan-gp].")
 @click.option(
     "--beta2", type=click.FloatRange(0, 1, max_open=True), help="Adam's beta2 [default: 0.999; 0.9 for wgan-gp]."
 )
-@click.option(
-    "--momentum", type=click.FloatRange(0, 1, max_open=True), help="SGD's Nesterov momentum [default: 0.9]."
-)
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), help="SGD's Nesterov momentum [default: 0.9].")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Makes the run repeatable (random if not given).")
 @click.option(
     "--fit",
@@ -400,6 +407,13 @@ def train(data_dir: Path | None, quiet: bool, resume: Path | None, **options: An
     metavar="I",
     help="InfoGAN runs: vary code I along each row (0 is the categorical code).",
 )
+@_truncation_option
+@click.option(
+    "--latents",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Draw the generator inputs saved in this .npy file (from kgan project); repeatable.",
+)
 @click.option("--no-ema", is_flag=True, help="Use G itself, not its moving average.")
 def sample(
     count: int | None,
@@ -409,6 +423,8 @@ def sample(
     seed: int | None,
     label: str | None,
     sweep_code: int | None,
+    truncation: float | None,
+    latents: tuple[Path, ...],
     no_ema: bool,
 ) -> None:
     """Write N new images and one grid of them from a trained generator.
@@ -422,22 +438,106 @@ def sample(
       kgan sample --label sneaker           # a conditional run's class
       kgan sample --label all -n 8          # one row of 8 per class
       kgan sample --sweep-code 1            # InfoGAN: code 1 from -2 to 2 along each row
+      kgan sample --truncation 0.7          # more typical images, less variety
+      kgan sample --latents projected/shirt.npy
     """
     from kgan.tools.generator import load_generator_source
     from kgan.tools.sample import write_samples
 
+    if latents and (count is not None or seed is not None):
+        raise OptionError("--latents gives the generator inputs itself; drop -n and --seed")
     if count is None:
         count = 8 if label == "all" or sweep_code is not None else 64
     source = load_generator_source(run_path, runs_dir, ema=not no_ema)
-    result = write_samples(source, count, seed, out, label, sweep_code)
+    result = write_samples(source, count, seed, out, label, sweep_code, truncation, list(latents))
+    origin = f"seed {result.seed}" if result.seed is not None else "saved latents"
+    if truncation is not None:
+        origin += f", truncation {truncation:g}"
     click.echo(
         f"wrote {len(result.images)} images and {result.grid.name} to {result.folder} "
-        f"(seed {result.seed}, from {source.describe()})"
+        f"({origin}, from {source.describe()})"
     )
 
 
 @cli.command()
-@click.option("--frames", type=click.IntRange(min=1), default=300, show_default=True, help="Frames in the latent walk.")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--run", "run_path", help="Run folder or name, or checkpoint folder [default: newest run].")
+@_runs_dir_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output folder [default: a new folder in the run's projected/]."
+)
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True, help="Optimisation steps.")
+@click.option(
+    "--starts", type=click.IntRange(min=1), default=8, show_default=True, help="Random starts; the best wins."
+)
+@click.option("--label", help="Conditional runs: the class to project into [default: try every class].")
+@click.option(
+    "--features",
+    type=click.Choice(["discriminator", "vgg16"]),
+    default="discriminator",
+    show_default=True,
+    help="Network for the perceptual distance: the run's own D (offline), or VGG16 (ImageNet weights).",
+)
+@click.option("--weights", type=click.Path(path_type=Path), help="A local copy of the VGG16 weights file.")
+@_truncation_option
+@click.option("--video", "with_video", is_flag=True, help="Also write each optimisation as a short MP4.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Seed of the starts.")
+@click.option("--no-ema", is_flag=True, help="Use G itself, not its moving average.")
+def project(
+    images: tuple[Path, ...],
+    run_path: str | None,
+    runs_dir: Path,
+    out: Path | None,
+    steps: int,
+    starts: int,
+    label: str | None,
+    features: str,
+    weights: Path | None,
+    truncation: float | None,
+    with_video: bool,
+    seed: int,
+    no_ema: bool,
+) -> None:
+    """Find the generator inputs that best redraw IMAGES with a trained run.
+
+    Writes, per image, its latent (NAME.npy, for kgan sample/video --latents),
+    the reconstruction (NAME.png) and both side by side (NAME-compare.png),
+    and prints how close it came (PSNR, perceptual distance). --truncation
+    draws the random starts nearer the average input.
+
+    \b
+    Examples:
+      kgan project shirt.png bag.jpg              # into the newest run
+      kgan project photos/*.jpg --run faces --video
+      kgan project face.png --features vgg16 --weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5
+    """
+    from kgan.tools.generator import load_generator_source
+    from kgan.tools.project import ProjectSettings, project_files
+
+    settings = ProjectSettings(
+        steps=steps, starts=starts, features=features, weights=weights, label=label, truncation=truncation,
+        seed=seed, snapshots=with_video,
+    )  # fmt: skip
+    settings.check()
+    source = load_generator_source(run_path, runs_dir, ema=not no_ema)
+    if out is None:
+        if source.run is None:
+            raise OptionError("a lone checkpoint has no run folder to write into; pass --out")
+        out = source.run.new_numbered_folder("projected")
+    done, failed = project_files(source, list(images), settings, out, ".mp4" if with_video else None, report=click.echo)
+    click.echo(f"projected {len(done)} of {len(images)} images into {out} (from {source.describe()})")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--frames",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Frames in the latent walk (--between, --latents: 90 per picture unless given).",
+)
 @click.option(
     "--fps", type=click.FloatRange(min=0, min_open=True), help="Frames per second [default: 30; 8 for --timelapse]."
 )
@@ -460,6 +560,19 @@ def sample(
     metavar="I",
     help="InfoGAN runs: sweep code I back and forth instead of walking.",
 )
+@click.argument("pictures", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--between",
+    is_flag=True,
+    help="Walk through the PICTURES given (projected first, reusing earlier projections; .npy latents as they are).",
+)
+@click.option(
+    "--latents",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Walk through the generator inputs saved in these .npy files (from kgan project).",
+)
+@_truncation_option
 @click.option("--no-ema", is_flag=True, help="Use G itself, not its moving average.")
 @click.option("--run", "run_path", help="Run folder or name, checkpoint folder, or .keras file [default: newest run].")
 @_runs_dir_option
@@ -475,6 +588,10 @@ def video(
     timelapse: bool,
     label: str | None,
     sweep_code: int | None,
+    pictures: tuple[Path, ...],
+    between: bool,
+    latents: tuple[Path, ...],
+    truncation: float | None,
     no_ema: bool,
     run_path: str | None,
     runs_dir: Path,
@@ -482,7 +599,8 @@ def video(
 ) -> None:
     """Make an MP4 (or a GIF, by the output's extension) from a trained generator.
 
-    By default a smooth, looping walk through latent space; with --timelapse,
+    By default a smooth, looping walk through latent space; with --between, a
+    loop through real pictures (projected into the run); with --timelapse,
     the run's sample grids in step order with the elapsed training time.
 
     \b
@@ -492,18 +610,60 @@ def video(
       kgan video --timelapse --run runs/images-2
       kgan video --label sneaker --grid 3         # a conditional run's class
       kgan video --sweep-code 0 --grid 4          # InfoGAN: blend through the categories
+      kgan video --between a.png b.png c.png      # a loop through three real pictures
+      kgan video --latents projected-1/shirt.npy --latents projected-1/bag.npy
+      kgan video --truncation 0.7                 # a calmer walk through typical pictures
     """
     from kgan.tools.video import VideoRequest, make_video
 
+    if pictures and not between:
+        raise OptionError(f"unexpected argument {pictures[0]}: to walk through pictures, use --between PICTURE...")
+    if between and len(pictures) < 2:
+        raise OptionError("--between needs at least two pictures (or .npy latents)")
     frames_given = click.get_current_context().get_parameter_source("frames").name != "DEFAULT"
     request = VideoRequest(
-        run_path, runs_dir, out, frames, frames_given, fps, size, grid, seed, timelapse, label, sweep_code, not no_ema
-    )
+        run_path, runs_dir, out, frames, frames_given, fps, size, grid, seed, timelapse, label, sweep_code,
+        not no_ema, truncation, latents, pictures,
+    )  # fmt: skip
     result, origin = make_video(request)
     if origin:
         click.echo(origin)
     width, height = result.size
     click.echo(f"wrote {result.path} ({result.frames} frames, {width}x{height}, {result.fps:g} fps)")
+
+
+@cli.command()
+@click.option("--run", "run_path", help="Run folder or name, checkpoint folder, or .keras file [default: newest run].")
+@_runs_dir_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["savedmodel", "tflite", "onnx"]),
+    default="savedmodel",
+    show_default=True,
+    help="SavedModel (TensorFlow, TF Serving), TensorFlow Lite, or ONNX (needs: pip install 'kgan[onnx]').",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write it [default: the run's exports/ folder].")
+@click.option("--no-ema", is_flag=True, help="Export G itself, not its moving average.")
+def export(run_path: str | None, runs_dir: Path, fmt: str, out: Path | None, no_ema: bool) -> None:
+    """Write a trained generator that runs without kgan: noise in, uint8 pictures out.
+
+    A README beside it gives the input and output shapes, the value ranges and
+    an example of calling it.
+
+    \b
+    Examples:
+      kgan export                                 # a SavedModel of the newest run
+      kgan export --format tflite --out gen.tflite
+      kgan export --run faces --format onnx
+    """
+    from kgan.tools.export import export_generator
+    from kgan.tools.generator import load_generator_source
+
+    source = load_generator_source(run_path, runs_dir, ema=not no_ema)
+    result = export_generator(source, fmt, out)
+    shapes = ", ".join(f"{name} {tuple(shape)}" for name, shape in result.inputs.items())
+    click.echo(f"wrote {result.path} ({fmt}: {shapes} -> uint8 {tuple(result.output_shape)}; see {result.readme.name})")
 
 
 @cli.command(name="eval")

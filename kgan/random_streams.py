@@ -27,6 +27,8 @@ class Stream(IntEnum):
     VIDEO_WALK = 3
     # kgan sample, video, eval: the codes (random classes, InfoGAN codes) when none are asked for.
     RANDOM_CODES = 7
+    # kgan project: the random starts of picture I are rng([seed, PROJECTION_STARTS, I]).
+    PROJECTION_STARTS = 8
 
 
 def stream(seed: int, key: Stream, *more: int) -> np.random.Generator:

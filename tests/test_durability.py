@@ -27,7 +27,9 @@ REPO = Path(__file__).parent.parent
 def _kgan(*argv, env=None) -> subprocess.Popen:
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     command = [sys.executable, "-m", "kgan", *[str(a) for a in argv]]
-    return subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _all_at_once(count, work):

@@ -34,6 +34,7 @@ from kgan.images.cache import (
     cache_key,
     discard_entry,
     read_cache,
+    to_gray,
 )
 from kgan.images.clips import VIDEO_SUFFIXES, ClipPolicy, ClipReader, clip_kind, video_size
 from kgan.images.resolution import auto_resolution
@@ -293,7 +294,7 @@ def _read_flat(path: Path, background: int, draft_side: int | None = None) -> Im
         raise _Skip(_reason_for(error)) from None
 
 
-def read_image(path: Path, background: str = "white") -> Image.Image:
+def read_image(path: Path, background: str = "white", draft_side: int | None = None) -> Image.Image:
     """One image file of any format and mode as 'L' or 'RGB'; DataError naming the problem otherwise."""
     path = Path(path)
     if not path.exists():
@@ -301,9 +302,19 @@ def read_image(path: Path, background: str = "white") -> Image.Image:
     if path.is_dir():
         raise DataError(f"{path} is a folder, not an image")
     try:
-        return _read_flat(path, BACKGROUNDS[background])
+        return _read_flat(path, BACKGROUNDS[background], draft_side)
     except _Skip as skip:
         raise DataError(f"cannot read {path}: {skip.reason}") from None
+
+
+def prepare_image(
+    path: Path, resolution: int, channels: int, fit: str = "crop", background: str = "white"
+) -> np.ndarray:
+    """One file as a training image would be: (resolution, resolution, channels) uint8, fitted and
+    flattened the same way. DataError naming the problem when the file cannot be used."""
+    picture = read_image(path, background, draft_side=resolution)
+    rgb = _to_square(picture, resolution, fit, BACKGROUNDS[background])
+    return to_gray(rgb[None])[0] if channels == 1 else rgb
 
 
 def _decode(path: Path, resolution: int, fit: str, background: int) -> np.ndarray:

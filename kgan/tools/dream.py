@@ -373,8 +373,8 @@ def dream_to_file(request: DreamRequest, report: Callable[[str], None] = lambda 
     ``report`` receives one line before the work starts and the result after.
     """
     from kgan.errors import OptionError
-    from kgan.images.folders import read_image
     from kgan.files import Numbered, publish_file
+    from kgan.images.folders import read_image
 
     check_request(request)
     picture = read_image(request.image)

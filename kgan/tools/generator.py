@@ -32,8 +32,13 @@ class GeneratorSource:
     checkpoint: Path | None = None  # the checkpoint folder or .keras file it was loaded from
 
     @property
+    def input_size(self) -> int:
+        """Numbers per generator input: the noise, then the codes."""
+        return int(self.generator.input_shape[-1])
+
+    @property
     def latent_dim(self) -> int:
-        return int(self.generator.input_shape[-1]) - self.condition.code_size
+        return self.input_size - self.condition.code_size
 
     def describe(self) -> str:
         where = self.run.path if self.run else self.checkpoint

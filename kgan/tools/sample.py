@@ -18,6 +18,7 @@ from kgan.errors import OptionError
 from kgan.images.pictures import make_grid, save_png
 from kgan.random_streams import Stream, noise_for_seed, stream
 from kgan.tools.generator import GeneratorSource
+from kgan.tools.latents import load_latents, truncate
 
 
 @dataclass
@@ -27,7 +28,7 @@ class SampleResult:
     folder: Path
     images: list[Path]
     grid: Path
-    seed: int
+    seed: int | None  # None when the inputs came from latent files
 
 
 def random_codes(source: GeneratorSource, seed: int, count: int) -> np.ndarray:
@@ -71,12 +72,21 @@ def write_samples(
     out: Path | None = None,
     label: str | None = None,
     sweep_code: int | None = None,
+    truncation: float | None = None,
+    latents: list[Path] | None = None,
 ) -> SampleResult:
-    """Write PNG images and one grid of them; the same seed gives the same files."""
+    """Write PNG images and one grid of them; the same seed (or latent files) and truncation give the
+    same files. With ``latents``, one image per saved generator input and ``count`` is ignored."""
     if count < 1:
         raise OptionError(f"-n must be at least 1, not {count}")
-    seed = secrets.randbelow(2**31) if seed is None else seed
-    inputs, columns = sample_inputs(source, count, seed, label, sweep_code)
+    if latents:
+        if label is not None or sweep_code is not None:
+            raise OptionError("--latents gives whole generator inputs; it does not go with --label or --sweep-code")
+        inputs, columns, seed = load_latents(latents, source.input_size), None, None
+    else:
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        inputs, columns = sample_inputs(source, count, seed, label, sweep_code)
+    inputs = truncate(inputs, source.latent_dim, truncation)
     if out is None:
         if source.run is None:
             raise OptionError("a lone .keras file has no run folder to write into; pass --out")
@@ -103,6 +113,8 @@ def write_samples(
         "moving_average": source.uses_ema,
         "label": label,
         "sweep_code": sweep_code,
+        "truncation": truncation,
+        "latents": [str(Path(path).absolute()) for path in latents] if latents else None,
     }
     (out / "sample.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return SampleResult(folder=out, images=paths, grid=grid_path, seed=seed)

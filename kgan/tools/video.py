@@ -11,17 +11,19 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from kgan.errors import OptionError, RunError
+from kgan.files import Numbered, publish_file
 from kgan.images.pictures import make_grid, to_pil
 from kgan.random_streams import Stream, noise_for_seed, stream
 from kgan.reporting import format_elapsed
-from kgan.files import Numbered, publish_file
 from kgan.runs import Run, resolve_checkpoint, sample_step
 from kgan.tools.generator import GeneratorSource, load_generator_source
+from kgan.tools.latents import load_latents, truncate
 from kgan.tools.sample import random_codes
 
 FFMPEG_FORMATS = (".mp4", ".mov", ".mkv", ".webm")
@@ -63,18 +65,33 @@ def slerp(start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
 def latent_walk(seed: int, frames: int, latent_dim: int, walks: int = 1) -> np.ndarray:
     """Noise of shape (frames, walks, latent_dim) that loops back to its first frame.
 
-    Random key points are visited in turn (a new one about every 45 frames)
-    and joined by spherical interpolation, eased so the motion has no jolts.
+    Random key points are visited in turn (a new one about every 45 frames).
     """
     keypoints = max(2, round(frames / FRAMES_PER_KEYPOINT))
     keys = stream(seed, Stream.VIDEO_WALK).standard_normal((keypoints, walks, latent_dim))
-    path = np.empty((frames, walks, latent_dim), dtype=np.float32)
+    return walk_through(keys, frames, latent_dim)
+
+
+def walk_through(keys: np.ndarray, frames: int, latent_dim: int) -> np.ndarray:
+    """Generator inputs (frames, walks, size) visiting ``keys`` (K, walks, size) in turn and looping back.
+
+    Neighbouring keys are joined by spherical interpolation of the noise (the first ``latent_dim``
+    numbers) and straight lines between the codes, eased so the motion has no jolts. Key k is
+    shown exactly, at frame k * frames / K, wherever that is a whole number.
+    """
+    count = len(keys)
+    path = np.empty((frames, *keys.shape[1:]), dtype=np.float32)
     for frame in range(frames):
-        position = frame * keypoints / frames
+        position = frame * count / frames
         index = int(position)
         fraction = position - index
+        start, end = keys[index], keys[(index + 1) % count]
+        if fraction == 0:
+            path[frame] = start
+            continue
         eased = fraction * fraction * (3 - 2 * fraction)
-        path[frame] = slerp(keys[index], keys[(index + 1) % keypoints], eased)
+        path[frame, ..., :latent_dim] = slerp(start[..., :latent_dim], end[..., :latent_dim], eased)
+        path[frame, ..., latent_dim:] = (1 - eased) * start[..., latent_dim:] + eased * end[..., latent_dim:]
     return path
 
 
@@ -202,18 +219,28 @@ def make_walk_video(
     grid: int = 1,
     label: str | None = None,
     sweep_code: int | None = None,
+    truncation: float | None = None,
+    keys: np.ndarray | None = None,
 ) -> VideoResult:
-    """Write a looping video of exactly ``frames`` frames: a latent walk, or a sweep of one code."""
+    """Write a looping video of exactly ``frames`` frames: a latent walk, a sweep of one code, or a
+    walk through given generator inputs (``keys``, N x input size, such as projected pictures)."""
     _check_common(frames, fps, size)
     if grid < 1:
         raise OptionError(f"--grid must be at least 1, not {grid}")
     if label is not None and sweep_code is not None:
         raise OptionError("give --label or --sweep-code, not both")
     cells = grid * grid
-    if sweep_code is not None:
+    if keys is not None:
+        if grid != 1 or label is not None or sweep_code is not None:
+            raise OptionError(
+                "a walk through given pictures or latents is one walk: drop --grid, --label, --sweep-code"
+            )
+        inputs = walk_through(keys[:, None, :], frames, source.latent_dim)
+    elif sweep_code is not None:
         inputs = sweep_inputs(source, frames, seed, cells, sweep_code)
     else:
         inputs = walk_inputs(source, frames, seed, cells, label)
+    inputs = truncate(inputs, source.latent_dim, truncation)
     path, written = write_video(out, frames_from_inputs(source, inputs, size, grid), fps)
     side = _canvas_side(size)
     return VideoResult(path=path, frames=written, fps=fps, size=(side, side))
@@ -258,6 +285,19 @@ def timelapse_frames(grids: list[Path], size: int, elapsed: dict[int, float]) ->
         yield canvas
 
 
+def optimisation_video(projection: Any, path: Path, fps: float = 15.0, size: int = 256) -> Path:
+    """A short clip of a projection: the target beside the picture the optimisation had reached."""
+    side = _canvas_side(size)
+
+    def frames() -> Iterator[Image.Image]:
+        for snapshot in projection.snapshots:
+            pair = make_grid(np.stack([projection.target, snapshot]), columns=2)
+            yield _fit(pair, 2 * side, side)
+
+    written, _ = write_video(path, frames(), fps)
+    return written
+
+
 def make_timelapse_video(run: Run, out: Path | Numbered, fps: float, size: int) -> VideoResult:
     """Stitch a run's sample grids in step order, with the elapsed training time on each."""
     grids = run.sample_grids()
@@ -286,6 +326,9 @@ class VideoRequest:
     label: str | None = None
     sweep_code: int | None = None
     ema: bool = True
+    truncation: float | None = None
+    latents: tuple[Path, ...] = ()  # walk through these saved generator inputs
+    between: tuple[Path, ...] = ()  # walk through these pictures (projected, or .npy latents)
 
 
 def make_video(request: VideoRequest) -> tuple[VideoResult, str | None]:
@@ -295,8 +338,8 @@ def make_video(request: VideoRequest) -> tuple[VideoResult, str | None]:
     if request.timelapse:
         if request.frames_given:
             raise OptionError("--frames does not apply to --timelapse (it uses one frame per sample grid)")
-        if request.label is not None or request.sweep_code is not None:
-            raise OptionError("--label and --sweep-code do not apply to --timelapse")
+        if request.label is not None or request.sweep_code is not None or request.latents or request.between:
+            raise OptionError("--label, --sweep-code, --latents and --between do not apply to --timelapse")
         run, _ = resolve_checkpoint(request.run_path, request.runs_dir)
         if run is None:
             raise OptionError("--timelapse needs a run folder, not a lone .keras file")
@@ -307,11 +350,43 @@ def make_video(request: VideoRequest) -> tuple[VideoResult, str | None]:
     if out is None:
         if source.run is None:
             raise OptionError("a lone .keras file has no run folder to write into; pass --out")
-        stem = "sweep" if request.sweep_code is not None else "walk"
+        stem = "sweep" if request.sweep_code is not None else "between" if request.between else "walk"
         out = Numbered(source.run.path / "videos", stem, ".mp4")
+    keys = _walk_keys(source, request)
+    if keys is not None and request.seed is not None:
+        raise OptionError("--seed does not apply to a walk through given pictures or latents")
     seed = secrets.randbelow(2**31) if request.seed is None else request.seed
+    frames = request.frames
+    if keys is not None and not request.frames_given:
+        frames = len(keys) * FRAMES_PER_KEYPOINT * 2  # about 3 s from one picture to the next
     result = make_walk_video(
-        source, out, request.frames, request.fps or 30.0, request.size, seed, request.grid,
-        request.label, request.sweep_code,
+        source, out, frames, request.fps or 30.0, request.size, seed, request.grid,
+        request.label, request.sweep_code, request.truncation, keys,
     )  # fmt: skip
-    return result, f"seed {seed}, from {source.describe()}"
+    origin = f"through {len(keys)} pictures" if keys is not None else f"seed {seed}"
+    return result, f"{origin}, from {source.describe()}"
+
+
+def _walk_keys(source: GeneratorSource, request: VideoRequest) -> np.ndarray | None:
+    """The generator inputs a --latents or --between walk visits (None for a random walk)."""
+    if request.latents and request.between:
+        raise OptionError("give --latents or --between, not both")
+    if request.latents:
+        keys = load_latents(list(request.latents), source.input_size)
+    elif request.between:
+        from kgan.tools.project import Projector, ProjectSettings, cached_latent
+
+        pictures = [path for path in request.between if Path(path).suffix.lower() != ".npy"]
+        projector = Projector(source, ProjectSettings()) if pictures else None
+        rows = []
+        for path in request.between:
+            if Path(path).suffix.lower() == ".npy":
+                rows.append(load_latents([path], source.input_size))
+            else:
+                rows.append(cached_latent(source, projector, Path(path))[None])
+        keys = np.concatenate(rows)
+    else:
+        return None
+    if len(keys) < 2:
+        raise OptionError("a walk needs at least two pictures or latents")
+    return keys
