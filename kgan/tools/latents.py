@@ -12,13 +12,12 @@ pictures at ``psi`` below 1, at some cost in variety. Codes are left alone.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from kgan.errors import OptionError
-from kgan.files import write_bytes_atomic
+from kgan.files import write_array_atomic
 
 
 def check_truncation(psi: float | None) -> None:
@@ -42,9 +41,7 @@ def truncate(inputs: np.ndarray, latent_dim: int, psi: float | None) -> np.ndarr
 
 def save_latents(path: Path, inputs: np.ndarray) -> None:
     """Write generator inputs (N, input size) as a .npy file, atomically."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(inputs, dtype=np.float32), allow_pickle=False)
-    write_bytes_atomic(Path(path), buffer.getvalue())
+    write_array_atomic(Path(path), np.asarray(inputs, dtype=np.float32))
 
 
 def load_latents(paths: list[Path] | tuple[Path, ...], input_size: int) -> np.ndarray:

@@ -34,8 +34,9 @@ import numpy as np
 
 from kgan.backend import keras_module, tensorflow_module
 from kgan.errors import KganError, OptionError
+from kgan.files import file_sha256, write_json_atomic
 from kgan.images.folders import prepare_image
-from kgan.images.pictures import make_grid, save_png
+from kgan.images.pictures import make_grid, save_png, to_uint8
 from kgan.model_files import load_imagenet_model
 from kgan.random_streams import Stream, stream
 from kgan.tools.generator import GeneratorSource
@@ -258,7 +259,7 @@ class Projector:
             best = int(np.argmin(losses))
             history.append(float(losses[best]))
             if settings.snapshots and (number % every == 0 or number == settings.steps - 1):
-                snapshots.append(_to_uint8(images.numpy()[best]))
+                snapshots.append(to_uint8(images.numpy()[best]))
         final_losses, _ = per_start_loss()
         best = int(np.argmin(final_losses.numpy()))
         latent = np.concatenate([variable.numpy()[best], codes[best]]).astype(np.float32)
@@ -272,12 +273,6 @@ class Projector:
             Path(path), target, latent, reconstruction, psnr(target, reconstruction), float(distance.numpy()[0]),
             history, snapshots,
         )  # fmt: skip
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    from kgan.images.pictures import to_uint8
-
-    return to_uint8(image)
 
 
 @dataclass
@@ -313,22 +308,13 @@ def unique_stems(paths: list[Path]) -> list[str]:
     return stems
 
 
-def image_digest(path: Path) -> str:
-    """The SHA-256 of a picture's bytes, to know it again."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream_:
-        for block in iter(lambda: stream_.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cached_latent(source: GeneratorSource, projector: Projector, path: Path) -> np.ndarray:
     """The projected input of a picture, reused from the run's projection cache when the same picture
     was projected into the same checkpoint with the same settings before."""
     cache = None
     if source.run is not None:
         checkpoint = Path(source.checkpoint).name if source.checkpoint else "file"
-        tag = f"{image_digest(path)[:20]}-{checkpoint}-{'ema' if source.uses_ema else 'g'}-{projector.settings.key()}"
+        tag = f"{file_sha256(path)[:20]}-{checkpoint}-{'ema' if source.uses_ema else 'g'}-{projector.settings.key()}"
         cache = source.run.path / "projected" / "latents" / f"{tag}.npy"
         if cache.is_file():
             try:
@@ -381,7 +367,5 @@ def project_files(
         "images": scores,
         "failed": failed,
     }
-    from kgan.files import write_bytes_atomic
-
-    write_bytes_atomic(out / "projection.json", (json.dumps(info, indent=2) + "\n").encode())
+    write_json_atomic(out / "projection.json", info)
     return done, failed
