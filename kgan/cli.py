@@ -133,6 +133,7 @@ def cli() -> None:
       kgan dream photo.jpg                 DeepDream with the run's discriminator
       kgan project photo.png               find the generator input that redraws a picture
       kgan export --format onnx            the generator as a file that runs without kgan
+      kgan serve                           a web page to watch runs and explore generators
     """
 
 
@@ -712,6 +713,34 @@ def evaluate(
     )  # fmt: skip
     click.echo(result.summary())
     click.echo(f"appended to {run.metrics_path}")
+
+
+@cli.command()
+@_runs_dir_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but this machine warns."
+)
+@click.option(
+    "--project-steps",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Optimisation steps when projecting an uploaded picture.",
+)
+def serve(runs_dir: Path, port: int, host: str, project_steps: int) -> None:
+    """A local web page: watch runs learn, explore what a generator makes.
+
+    \b
+    Examples:
+      kgan serve                       then open http://127.0.0.1:8000/
+      kgan serve --runs-dir experiments --port 8080
+    """
+    try:
+        from kgan.serve.app import serve as serve_pages
+    except ImportError as error:
+        raise OptionError(f"kgan serve needs Flask ({error.name} is missing): pip install 'kgan[serve]'") from None
+    serve_pages(runs_dir, host, port, click.echo, project_steps=project_steps)
 
 
 @cli.command()

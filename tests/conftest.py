@@ -96,3 +96,11 @@ def run_cli(capsys: pytest.CaptureFixture):
         return code, captured.out, captured.err
 
     return invoke
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Mark a test whose body failed, so fixtures can keep evidence (the browser tests' screenshots)."""
+    outcome = yield
+    if call.when == "call" and outcome.get_result().failed:
+        item.failed_call = True

@@ -127,6 +127,15 @@ class Condition:
         """``codes`` with code ``code`` replaced by ``value``."""
         raise OptionError("--sweep-code needs a run trained with --info-codes")
 
+    def code_controls(self) -> list[dict[str, Any]]:
+        """The codes a person can set one by one (InfoGAN's), each as a control for a page: a
+        'category' with its count, or a 'range' with its limits. None for the other kinds."""
+        return []
+
+    def code_value(self, code: int, setting: float) -> np.ndarray:
+        """The value of code ``code`` for a control's ``setting`` (a category's index, or a number)."""
+        raise OptionError("setting a code needs a run trained with --info-codes")
+
     def to_json(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -284,6 +293,22 @@ class InfoCodes(Condition):
         if code == 0:
             return np.eye(self.categories, dtype=np.float32)
         return np.linspace(-SWEEP_RANGE, SWEEP_RANGE, SWEEP_COLUMNS, dtype=np.float32)[:, None]
+
+    def code_controls(self) -> list[dict[str, Any]]:
+        category = {"code": 0, "name": "category", "kind": "category", "count": self.categories}
+        ranges = [
+            {"code": code, "name": f"continuous {code}", "kind": "range", "min": -SWEEP_RANGE, "max": SWEEP_RANGE}
+            for code in range(1, self.code_count)
+        ]
+        return [category, *ranges]
+
+    def code_value(self, code: int, setting: float) -> np.ndarray:
+        self._check_code(code)
+        if code == 0:
+            if not (float(setting).is_integer() and 0 <= setting < self.categories):
+                raise OptionError(f"code 0 is a category from 0 to {self.categories - 1}, not {setting}")
+            return np.eye(self.categories, dtype=np.float32)[int(setting)]
+        return np.array([setting], dtype=np.float32)
 
     def sweep_value_at(self, code: int, phase: float) -> np.ndarray:
         """Code 0 blends from each category into the next; a continuous code swings between -2 and 2."""

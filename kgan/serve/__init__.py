@@ -1,0 +1,1 @@
+"""``kgan serve``: a local web page to watch runs learn and explore their generators."""
