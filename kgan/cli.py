@@ -199,7 +199,7 @@ def cli() -> None:
     "--g-lr",
     "generator_lr",
     type=click.FloatRange(min=0, min_open=True),
-    help="Generator learning rate [default: Adam 5e-4 up to 64 px, 2e-4 above; 1e-4 for wgan-gp; 5e-4 for sgd].",
+    help="Generator learning rate [default: Adam 1e-3 up to 64 px, 2e-4 above; 1e-4 for wgan-gp; 5e-4 for sgd].",
 )
 @click.option(
     "--d-lr",

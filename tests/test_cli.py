@@ -247,8 +247,8 @@ def test_default_adam_learning_rates_follow_the_resolution_and_say_why():
         return options, options.settle(500, resolution)
 
     options, reasons = settled(28)
-    assert (options.generator_lr, options.discriminator_lr) == (5e-4, 5e-4)
-    assert reasons["learning_rates"] == "auto -> 0.0005 (Adam at 28 px)"
+    assert (options.generator_lr, options.discriminator_lr) == (1e-3, 1e-3)
+    assert reasons["learning_rates"] == "auto -> 0.001 (Adam at 28 px)"
     options, _ = settled(128)
     assert (options.generator_lr, options.discriminator_lr) == (2e-4, 2e-4)
     options, reasons = settled(28, generator_lr=1e-4, discriminator_lr=3e-4)
