@@ -443,3 +443,20 @@ def test_a_model_file_with_code_in_it_is_refused_not_run(client, runs_dir, run_n
         assert "generator" in response.get_json()["error"] and "\n" not in response.get_json()["error"]
     finally:
         shutil.rmtree(sneaky)
+
+
+def test_a_run_that_is_training_shows_its_newest_logged_step(client, runs_dir, run_name):
+    training = runs_dir / "training"
+    shutil.copytree(runs_dir / run_name, training)
+    try:
+        shutil.rmtree(training / "checkpoints")  # before its first save
+        with open(training / "logs" / "losses.jsonl", "a", encoding="utf-8") as log:
+            log.write(json.dumps({"step": 9, "d_loss": 1.0, "g_loss": 1.0, "elapsed_seconds": 75.0}) + "\n")
+        listed = {run["name"]: run for run in client.get("/api/runs").get_json()["runs"]}["training"]
+        assert listed["step"] == 9 and listed["elapsed_seconds"] == 75.0
+        details = client.get("/api/runs/training").get_json()
+        assert details["summary"]["step"] == 9 and details["has_checkpoint"] is False
+        response = client.get("/api/runs/training/generator")
+        assert response.status_code == 400 and "no checkpoint yet" in response.get_json()["error"]
+    finally:
+        shutil.rmtree(training)

@@ -1,9 +1,11 @@
 """kgan serve in a real browser: headless Chromium (Debian's) driven by Playwright through every page.
 
 Skipped where Playwright or a Chromium is missing, unless KGAN_REQUIRE_BROWSER is set (``.ci/run``
-sets it, and installs both). A failing test leaves
-a screenshot in ``test-artifacts/``. With KGAN_SCREENSHOTS=DIR the pages are also saved there (the
-README's pictures), and KGAN_SCREENSHOT_RUNS=DIR shows that runs folder instead of the tiny run.
+sets it, and installs both). A failing test leaves a screenshot in ``test-artifacts/``.
+
+With KGAN_SCREENSHOTS=DIR the pages are also saved there (the README's pictures), and with
+KGAN_SCREENSHOT_RUNS=DIR the pages show that runs folder instead of the tiny run
+(KGAN_SCREENSHOT_RUN=NAME picks the run, KGAN_SCREENSHOT_UPLOAD=FILE the picture to project).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from kgan.serve.app import create_app  # noqa: E402
 from tests.test_serve import served  # noqa: E402
 
+sync_api.expect.set_options(timeout=60_000)  # a cold TensorFlow and a projection take seconds on 2 cores
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -42,12 +45,14 @@ def site(trained_run, tmp_path_factory):
     given = os.environ.get("KGAN_SCREENSHOT_RUNS")
     if given:
         runs = Path(given)
-        name = sorted(path.name for path in runs.iterdir() if (path / "config.json").is_file())[-1]
+        name = os.environ.get("KGAN_SCREENSHOT_RUN") or sorted(
+            path.name for path in runs.iterdir() if (path / "config.json").is_file()
+        )[-1]
     else:
         runs = tmp_path_factory.mktemp("browser") / "runs"
         shutil.copytree(trained_run, runs / trained_run.name)
         name = trained_run.name
-    app = create_app(runs, project_steps=3)
+    app = create_app(runs, project_steps=300 if given else 3)
     with served(app) as port:
         yield f"http://127.0.0.1:{port}", name
 
@@ -152,8 +157,9 @@ def test_the_explorer_draws_a_grid_a_walk_and_a_projection(page, site, tmp_path)
     sync_api.expect(frame).to_be_visible()
     sync_api.expect(frame).to_have_attribute("data-frames", "16")
 
-    picture = tmp_path / "mine.png"
-    Image.fromarray(np.full((40, 30, 3), 180, np.uint8)).save(picture)
+    picture = Path(os.environ.get("KGAN_SCREENSHOT_UPLOAD") or tmp_path / "mine.png")
+    if not picture.is_file():
+        Image.fromarray(np.full((40, 30, 3), 180, np.uint8)).save(picture)
     page.set_input_files("#upload", str(picture))
     page.click("#project")
     sync_api.expect(page.locator("#projection")).to_be_visible()

@@ -50,13 +50,26 @@ def _is_inside(path: Path, folder: Path) -> bool:
         return False
 
 
+def live(summary: dict[str, Any], run: Run) -> dict[str, Any]:
+    """``kgan runs``' summary (figures of the newest checkpoint) moved on to the newest logged step,
+    so a run that is training shows where it is, not where it last saved."""
+    last = run.last_loss_record() or {}
+    step, elapsed = last.get("step"), last.get("elapsed_seconds")
+    if isinstance(step, int) and step > (summary["step"] or 0):
+        summary["step"] = step
+        if isinstance(elapsed, (int, float)):
+            summary["elapsed_seconds"] = elapsed
+    return summary
+
+
 def runs_list(runs_dir: Path) -> list[dict[str, Any]]:
-    """Every readable run with its newest grid, as ``kgan runs`` shows them."""
+    """Every readable run with its newest grid, as ``kgan runs`` shows them (at the newest logged step)."""
     runs = []
     for summary in list_runs(runs_dir):
         run = Run(Path(summary["path"]))
         if not _is_inside(run.path, runs_dir):
             continue
+        live(summary, run)
         grids = run.sample_grids()
         summary["grid"] = f"samples/{grids[-1].name}" if grids else None
         summary["grid_step"] = sample_step(grids[-1]) if grids else None
@@ -73,7 +86,7 @@ def run_details(run: Run) -> dict[str, Any]:
     for path in run.sample_grids():
         step = sample_step(path)
         grids.append({"step": step, "elapsed": _elapsed_at(elapsed, step), "file": f"samples/{path.name}"})
-    summary = summarize(run, config)
+    summary = live(summarize(run, config), run)
     summary.pop("path")
     return {
         "summary": summary,
