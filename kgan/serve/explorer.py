@@ -141,7 +141,7 @@ class Explorer:
             inputs = np.concatenate([noise, codes], axis=1).astype(np.float32)
         return inputs
 
-    def key_inputs(self, run: Run, source: GeneratorSource, keys: list[Key]) -> np.ndarray:
+    def key_inputs(self, source: GeneratorSource, keys: list[Key]) -> np.ndarray:
         """One generator input per key, untruncated."""
         rows = []
         for key in keys:
@@ -196,7 +196,7 @@ class Explorer:
         if len(keys) < 2:
             raise OptionError("a walk needs at least two pictures; choose two or more")
         source = self.source(run)
-        inputs = walk_through(self.key_inputs(run, source, keys), len(keys) * WALK_FRAMES_PER_KEY, source.latent_dim)
+        inputs = walk_through(self.key_inputs(source, keys), len(keys) * WALK_FRAMES_PER_KEY, source.latent_dim)
         images = self.draw(source, inputs, truncation)
         return Picture([png_bytes(image) for image in images], "", source.step)
 
@@ -208,7 +208,7 @@ class Explorer:
         if len(keys) < 2:
             raise OptionError("a walk needs at least two pictures; choose two or more")
         source = self.source(run)
-        latents = [self.keep_latents(run, row[None]) for row in self.key_inputs(run, source, keys)]
+        latents = [self.keep_latents(run, row[None]) for row in self.key_inputs(source, keys)]
         request = VideoRequest(
             run_path=str(source.checkpoint), runs_dir=self.runs_dir, latents=tuple(latents), truncation=truncation
         )
