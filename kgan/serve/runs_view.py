@@ -7,6 +7,7 @@ the runs folder, with symbolic links followed.
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,12 @@ def runs_list(runs_dir: Path) -> list[dict[str, Any]]:
 def run_details(run: Run) -> dict[str, Any]:
     """A run whole: summary, options and choices, grids with elapsed time, chart series, metrics, skips."""
     config = run.config()
-    elapsed = run.elapsed_by_step()
+    records = [record for record in run.loss_records() if isinstance(record.get("step"), int)]
+    elapsed = _elapsed_by_step(records)
     grids = []
     for path in run.sample_grids():
         step = sample_step(path)
-        grids.append({"step": step, "elapsed": _elapsed_at(elapsed, step), "file": f"samples/{path.name}"})
+        grids.append({"step": step, "elapsed": elapsed(step), "file": f"samples/{path.name}"})
     summary = live(summarize(run, config), run)
     summary.pop("path")
     return {
@@ -96,7 +98,7 @@ def run_details(run: Run) -> dict[str, Any]:
         "model": config.document.get("model") or {},
         "has_checkpoint": run.latest_checkpoint() is not None,
         "grids": grids,
-        "series": chart_series(run),
+        "series": chart_series(records),
         "metrics": [
             {key: record.get(key) for key in ("step", "fid", "kid", "n", "features")}
             for record in run.metric_records()
@@ -106,9 +108,8 @@ def run_details(run: Run) -> dict[str, Any]:
     }
 
 
-def chart_series(run: Run) -> dict[str, list[Any]]:
-    """Step-aligned columns of logs/losses.jsonl, thinned to at most MAX_CHART_POINTS rows."""
-    records = [record for record in run.loss_records() if isinstance(record.get("step"), int)]
+def chart_series(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Step-aligned columns of logs/losses.jsonl's records, thinned to at most MAX_CHART_POINTS rows."""
     stride = max(1, -(-len(records) // MAX_CHART_POINTS))
     kept = records[::stride]
     if records and kept[-1] is not records[-1]:
@@ -126,11 +127,20 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value == value else None
 
 
-def _elapsed_at(elapsed: dict[int, float], step: int) -> float | None:
-    if step in elapsed:
-        return elapsed[step]
-    earlier = [known for known in elapsed if known <= step]
-    return elapsed[max(earlier)] if earlier else None
+def _elapsed_by_step(records: list[dict[str, Any]]) -> Any:
+    """A function: step -> elapsed seconds at the last logged step at or before it (step 0 is 0)."""
+    steps, seconds = [0], [0.0]
+    for record in records:
+        value = record.get("elapsed_seconds")
+        if isinstance(value, (int, float)) and record["step"] > steps[-1]:
+            steps.append(record["step"])
+            seconds.append(float(value))
+
+    def at(step: int) -> float | None:
+        index = bisect.bisect_right(steps, step) - 1
+        return seconds[index] if index >= 0 else None
+
+    return at
 
 
 def _skipped(run: Run) -> list[dict[str, Any]]:
