@@ -20,7 +20,7 @@ from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
-from kgan.options import DEFAULT_ARCH
+from kgan.options import DEFAULT_ARCH, describe_auto_widths
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -186,7 +186,7 @@ def cli() -> None:
     type=AutoInt("N"),
     default="auto",
     show_default=True,
-    help="Filters in D's first layer, G mirrors it (auto: 64 up to 32 px, 32 at 64 px, 16 at 128 px).",
+    help=f"Filters in D's first layer, G mirrors it (auto: {describe_auto_widths()}).",
 )
 @click.option(
     "--optimizer",

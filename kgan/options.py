@@ -385,6 +385,18 @@ def default_width(arch: str, resolution: int) -> int:
     return next(width for limit, width in WIDTH_BY_RESOLUTION if resolution <= limit)
 
 
+def describe_auto_widths() -> str:
+    """--width auto in words, from WIDTH_BY_RESOLUTION: '32 up to 32 px, 16 up to 128 px, 8 above'."""
+    steps: list[tuple[int, int]] = []
+    for limit, width in WIDTH_BY_RESOLUTION:
+        if steps and steps[-1][1] == width:
+            steps[-1] = (limit, width)
+        else:
+            steps.append((limit, width))
+    *bounded, (_, last) = steps
+    return ", ".join([f"{width} up to {limit} px" for limit, width in bounded] + [f"{last} above"])
+
+
 def checkpoint_cadence(every: int | str) -> tuple[int | None, float | None]:
     """'1000' -> (1000, None); '10m' -> (None, 600.0); '1000,10m' -> (1000, 600.0). OptionError otherwise."""
     steps, seconds = None, None

@@ -255,3 +255,12 @@ def test_default_adam_learning_rates_follow_the_resolution_and_say_why():
     assert (options.generator_lr, options.discriminator_lr) == (1e-4, 3e-4) and "learning_rates" not in reasons
     options, _ = settled(28, loss="wgan-gp")
     assert options.generator_lr == 1e-4  # WGAN-GP keeps its published rate
+
+
+def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
+    from kgan.options import default_width, describe_auto_widths
+
+    assert [default_width("dcgan", side) for side in (28, 32, 64, 128, 256)] == [32, 32, 16, 16, 8]
+    assert describe_auto_widths() == "32 up to 32 px, 16 up to 128 px, 8 above"
+    code, out, _ = run_cli("train", "--help")
+    assert code == 0 and "32 up to 32 px, 16 up to 128 px, 8" in " ".join(out.split())
