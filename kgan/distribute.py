@@ -40,6 +40,11 @@ class Distribution:
     def replicas(self) -> int:
         return int(self.strategy.num_replicas_in_sync)
 
+    @property
+    def on_gpu(self) -> bool:
+        """True when the replicas run on GPUs (TensorFlow places work on a GPU whenever it sees one)."""
+        return bool(tensorflow_module().config.list_logical_devices("GPU"))
+
     def describe(self) -> str:
         if self.name == "none":
             return "no strategy (1 replica)"

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from kgan import __version__
+from kgan.distribute import check_batch_split
 from kgan.errors import RunError
 from kgan.files import write_array_atomic, write_json_atomic
 from kgan.gan.augment import parse_policies
@@ -86,16 +87,17 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
 
     # Load training set (before TensorFlow is imported: decoding may fork).
     folder = _load_folder(options, options.resolution, options.channels, reporter)
-    choices = options.settle(len(folder.files), folder.resolution)
-    for option, reason in choices.items():
-        reporter.message(f"{option}: {reason}")
     condition = condition_for(
         options.conditional, options.info_codes, options.info_categories, options.info_continuous, folder.files
     )
     labels = condition.image_labels(folder.files)
 
-    # Set up devices, then create the run folder (the chief's, on a multi-worker run).
+    # Set up devices, choose what "auto" left open, then create the run folder (the chief's, on a multi-worker run).
     distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
+    choices = options.settle(len(folder.files), folder.resolution, on_gpu=distribution.on_gpu)
+    for option, reason in choices.items():
+        reporter.message(f"{option}: {reason}")
+    check_batch_split(options.batch_size, distribution.replicas)
     scratch = None
     if distribution.is_chief:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
@@ -214,12 +216,11 @@ def _load_folder(
 def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any:
     """Seed, determinism, strategy and precision, in the order TensorFlow needs them."""
     from kgan import backend
-    from kgan.distribute import check_batch_split, make_distribution
+    from kgan.distribute import make_distribution
 
     if options.seed is not None:
         backend.make_deterministic()
     distribution = make_distribution(options.strategy)
-    check_batch_split(options.batch_size, distribution.replicas)
     evaluator = _make_evaluator(options, distribution) if options.eval_every else None
     precision = backend.choose_precision(options.precision)
     backend.use_precision(precision)

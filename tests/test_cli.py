@@ -247,14 +247,26 @@ def test_default_adam_learning_rates_follow_the_resolution_and_say_why():
         return options, options.settle(500, resolution)
 
     options, reasons = settled(28)
-    assert (options.generator_lr, options.discriminator_lr) == (1e-3, 1e-3)
-    assert reasons["learning_rates"] == "auto -> 0.001 (Adam at 28 px)"
+    assert (options.generator_lr, options.discriminator_lr) == (2e-3, 2e-3)
+    assert reasons["learning_rates"] == "auto -> 0.002 (Adam at 28 px)"
     options, _ = settled(128)
     assert (options.generator_lr, options.discriminator_lr) == (2e-4, 2e-4)
     options, reasons = settled(28, generator_lr=1e-4, discriminator_lr=3e-4)
     assert (options.generator_lr, options.discriminator_lr) == (1e-4, 3e-4) and "learning_rates" not in reasons
     options, _ = settled(28, loss="wgan-gp")
     assert options.generator_lr == 1e-4  # WGAN-GP keeps its published rate
+
+
+def test_the_default_batch_follows_the_device_and_says_why():
+    from kgan.options import TrainOptions
+
+    options = TrainOptions().validate()
+    reasons = options.settle(500, 28)
+    assert options.batch_size == 32 and reasons["batch_size"] == "auto -> 32 (on a CPU)"
+    options = TrainOptions().validate()
+    assert options.settle(500, 28, on_gpu=True)["batch_size"] == "auto -> 64 (on a GPU)" and options.batch_size == 64
+    options = TrainOptions(batch_size=48).validate()
+    assert "batch_size" not in options.settle(500, 28) and options.batch_size == 48
 
 
 def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
