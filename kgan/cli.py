@@ -153,7 +153,7 @@ def cli() -> None:
     type=AutoInt("N"),
     default="auto",
     show_default=True,
-    help="Images per step (auto: 32 on a CPU, where smaller batches mean more steps a minute; 64 on a GPU).",
+    help="Images per step (auto: 32 on a CPU up to 64 px, where a smaller batch means more steps a minute; else 64).",
 )
 @click.option(
     "--resolution",

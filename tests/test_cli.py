@@ -262,9 +262,12 @@ def test_the_default_batch_follows_the_device_and_says_why():
 
     options = TrainOptions().validate()
     reasons = options.settle(500, 28)
-    assert options.batch_size == 32 and reasons["batch_size"] == "auto -> 32 (on a CPU)"
+    assert options.batch_size == 32 and reasons["batch_size"] == "auto -> 32 (CPU at 28 px)"
     options = TrainOptions().validate()
-    assert options.settle(500, 28, on_gpu=True)["batch_size"] == "auto -> 64 (on a GPU)" and options.batch_size == 64
+    assert options.settle(500, 128)["batch_size"] == "auto -> 64 (CPU at 128 px)" and options.batch_size == 64
+    options = TrainOptions().validate()
+    reasons = options.settle(500, 28, on_gpu=True)
+    assert reasons["batch_size"] == "auto -> 64 (GPU at 28 px)" and options.batch_size == 64
     options = TrainOptions(batch_size=48).validate()
     assert "batch_size" not in options.settle(500, 28) and options.batch_size == 48
 
