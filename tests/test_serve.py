@@ -138,7 +138,9 @@ def test_saving_a_grid_writes_the_files_of_its_command(client, run_name, runs_di
     code, _, err = run_cli(*args)
     assert code == 0, err
     newest = sorted((runs_dir / run_name / "generated").iterdir())[-1]
-    assert newest != grid.parent and np.array_equal(np.asarray(Image.open(newest / "grid.png")), np.asarray(Image.open(grid)))
+    assert newest != grid.parent and np.array_equal(
+        np.asarray(Image.open(newest / "grid.png")), np.asarray(Image.open(grid))
+    )
     download = client.get(f"/files/{run_name}/{saved['grid']}?download=1")
     assert "attachment" in download.headers["Content-Disposition"]
 
@@ -172,7 +174,9 @@ def test_an_uploaded_picture_is_projected_and_can_start_a_walk(client, run_name,
     assert result["command"].startswith("kgan project ") and "--steps 3" in result["command"]
     uploaded = Path(result["command"].split()[2])
     assert uploaded.is_file() and uploaded.read_bytes() == picture
-    walk = client.post(f"/api/runs/{run_name}/walk", json={"keys": [{"latent": result["latent"]}, {"seed": 1, "index": 0}]})
+    walk = client.post(
+        f"/api/runs/{run_name}/walk", json={"keys": [{"latent": result["latent"]}, {"seed": 1, "index": 0}]}
+    )
     assert walk.status_code == 200, walk.get_json()
 
 
@@ -398,7 +402,11 @@ def test_kgan_serve_warns_when_it_listens_beyond_this_machine(runs_dir):
 def test_kgan_serve_on_a_taken_port_says_so(runs_dir, run_cli, app):
     with served(app) as port:
         code, _, err = run_cli("serve", "--runs-dir", runs_dir, "--port", port)
-    assert code == 2 and err.startswith(f"kgan: error: cannot serve on 127.0.0.1:{port}: Address already in use") and err.count("\n") == 1
+    assert (
+        code == 2
+        and err.startswith(f"kgan: error: cannot serve on 127.0.0.1:{port}: Address already in use")
+        and err.count("\n") == 1
+    )
 
 
 def test_requests_from_other_sites_are_refused(runs_dir, run_name):
@@ -432,7 +440,9 @@ def test_a_model_file_with_code_in_it_is_refused_not_run(client, runs_dir, run_n
     shutil.copytree(runs_dir / run_name, sneaky)
     try:
         checkpoint = sorted((sneaky / "checkpoints").iterdir())[-1]
-        model = keras.Sequential([keras.Input((8,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Reshape((2, 2, 2))])
+        model = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Reshape((2, 2, 2))]
+        )
         state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
         for path in checkpoint.glob("generator*.keras"):
             model.save(path)

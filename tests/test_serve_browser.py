@@ -45,9 +45,10 @@ def site(trained_run, tmp_path_factory):
     given = os.environ.get("KGAN_SCREENSHOT_RUNS")
     if given:
         runs = Path(given)
-        name = os.environ.get("KGAN_SCREENSHOT_RUN") or sorted(
-            path.name for path in runs.iterdir() if (path / "config.json").is_file()
-        )[-1]
+        name = (
+            os.environ.get("KGAN_SCREENSHOT_RUN")
+            or sorted(path.name for path in runs.iterdir() if (path / "config.json").is_file())[-1]
+        )
     else:
         runs = tmp_path_factory.mktemp("browser") / "runs"
         shutil.copytree(trained_run, runs / trained_run.name)
@@ -122,7 +123,9 @@ def test_the_time_lapse_scrubs_to_the_last_grid(page, site):
     sync_api.expect(caption).to_contain_text("step 0 · 00:00:00")
     scrub.evaluate(f"(s) => {{ s.value = {last}; s.dispatchEvent(new Event('input')); }}")
     sync_api.expect(caption).to_contain_text(f"({last + 1} of {last + 1})")
-    sync_api.expect(page.locator("#timelapse-image")).to_have_attribute("src", f"/files/{name}/samples/step-{_step(base, name):06d}.png")
+    sync_api.expect(page.locator("#timelapse-image")).to_have_attribute(
+        "src", f"/files/{name}/samples/step-{_step(base, name):06d}.png"
+    )
     sync_api.expect(page.locator("#chart-losses .uplot")).to_be_visible()
     sync_api.expect(page.locator("#options")).to_contain_text("batch_size")
     screenshot(page, "run")
@@ -145,7 +148,7 @@ def test_the_explorer_draws_a_grid_a_walk_and_a_projection(page, site, tmp_path)
     page.locator("#seed").dispatch_event("change")
     grid = page.locator("#grid img")
     sync_api.expect(grid).to_have_count(16)
-    sync_api.expect(page.locator("#grid-command")).to_contain_text(f"--seed 7 -n 16")
+    sync_api.expect(page.locator("#grid-command")).to_contain_text("--seed 7 -n 16")
     grid.nth(0).click()
     sync_api.expect(page.locator("#large-caption")).to_contain_text("seed 7, picture 0")
     page.click("#add-to-walk")

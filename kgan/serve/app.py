@@ -54,7 +54,9 @@ def create_app(
     @app.after_request
     def _headers(response: Any) -> Any:
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'"
+        )
         if request.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"
         return response
