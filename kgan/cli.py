@@ -20,7 +20,17 @@ from kgan.backend import PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
-from kgan.options import DEFAULT_ARCH, describe_auto_widths
+from kgan.options import (
+    DCGAN_BATCH,
+    DEFAULT_ARCH,
+    DEFAULT_LEARNING_RATES,
+    FAST_ADAM_LEARNING_RATE,
+    FAST_ADAM_UP_TO_PIXELS,
+    SMALL_BATCH,
+    SMALL_BATCH_UP_TO_PIXELS,
+    WGAN_GP_LEARNING_RATE,
+    describe_auto_widths,
+)
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -153,7 +163,10 @@ def cli() -> None:
     type=AutoInt("N"),
     default="auto",
     show_default=True,
-    help="Images per step (auto: 32 on a CPU up to 64 px, where a smaller batch means more steps a minute; else 64).",
+    help=(
+        f"Images per step (auto: {SMALL_BATCH} on a CPU up to {SMALL_BATCH_UP_TO_PIXELS} px, where a smaller batch "
+        f"means more steps a minute; else {DCGAN_BATCH})."
+    ),
 )
 @click.option(
     "--resolution",
@@ -205,7 +218,11 @@ def cli() -> None:
     "--g-lr",
     "generator_lr",
     type=click.FloatRange(min=0, min_open=True),
-    help="Generator learning rate [default: Adam 2e-3 up to 64 px, 2e-4 above; 1e-4 for wgan-gp; 5e-4 for sgd].",
+    help=(
+        f"Generator learning rate [default: Adam {FAST_ADAM_LEARNING_RATE:g} up to {FAST_ADAM_UP_TO_PIXELS} px, "
+        f"{DEFAULT_LEARNING_RATES['adam']:g} above; {WGAN_GP_LEARNING_RATE:g} for wgan-gp; "
+        f"{DEFAULT_LEARNING_RATES['sgd']:g} for sgd]."
+    ),
 )
 @click.option(
     "--d-lr",
