@@ -21,7 +21,6 @@ from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.options import (
-    ARCH_BY_RESOLUTION,
     DCGAN_BATCH,
     DEFAULT_ARCH,
     DEFAULT_LEARNING_RATES,
@@ -31,7 +30,6 @@ from kgan.options import (
     SMALL_BATCH_UP_TO_PIXELS,
     WGAN_GP_LEARNING_RATE,
     describe_auto_widths,
-    describe_by_resolution,
 )
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -186,11 +184,11 @@ def cli() -> None:
 )
 @click.option(
     "--arch",
-    type=click.Choice(("auto", *ARCHITECTURES)),
+    type=click.Choice(ARCHITECTURES),
     default=DEFAULT_ARCH,
     show_default=True,
-    help="dcgan: strided/transposed convolutions; lean: resize-then-convolve G (no checkerboard, slower per "
-    f"step); seed: the seed video's Keras DCGAN; auto: {describe_by_resolution(ARCH_BY_RESOLUTION)}.",
+    help="dcgan: strided/transposed convolutions; lean: resize-then-convolve G (no checkerboard, slower); "
+    "seed: the seed video's Keras DCGAN.",
 )
 @click.option(
     "--d-norm",

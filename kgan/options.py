@@ -50,22 +50,13 @@ WGAN_GP_BETAS = (0.0, 0.9)
 WGAN_GP_CRITIC_STEPS = 5
 INFO_CATEGORIES, INFO_CONTINUOUS = 10, 2
 AUTO = "auto"
-DEFAULT_ARCH = AUTO
+DEFAULT_ARCH = "dcgan"
 AUTO_D_NORM = "batch"
-# --arch auto by resolution: (up to this many pixels, architecture). At 64 px a resize-then-convolve
-# G drew clean blobs where transposed convolutions drew repeated textures, and scored better at
-# equal minutes on issue 12's colour yardstick although it takes fewer steps; at 28 px and above
-# 64 px it was not shown to help, so those keep the transposed convolutions.
-ARCH_BY_RESOLUTION = ((32, "dcgan"), (64, "lean"), (10**6, "dcgan"))
-# The width by architecture and resolution: (up to this many pixels, width). Narrow, and narrower
-# where images are large, so a step stays quick enough for thousands of steps in minutes on a CPU:
-# at equal minutes half the width drew better pictures on both of issue 12's yardsticks (gray 28 px:
-# 32 against 64, 2.5 times the steps; colour 64 px: 16 against 32), because steps, not width, were
-# short. The lean G works at the image's size, so its width is half dcgan's.
-WIDTH_BY_RESOLUTION = {
-    "dcgan": ((32, 32), (64, 16), (128, 16), (10**6, 8)),
-    "lean": ((32, 16), (10**6, 8)),
-}
+# The width by resolution: (up to this many pixels, width). Narrow, and narrower where images are
+# large, so a step stays quick enough for thousands of steps in minutes on a CPU: at equal minutes
+# half the width drew better pictures on both of issue 12's yardsticks (gray 28 px: 32 against 64,
+# 2.5 times the steps; colour 64 px: 16 against 32), because steps, not width, were short.
+WIDTH_BY_RESOLUTION = ((32, 32), (64, 16), (128, 16), (10**6, 8))
 AUTO_EMA_DECAY = 0.999
 # Folders this small get differentiable augmentation: D would otherwise learn the images by heart.
 AUGMENT_BELOW_IMAGES = 5000
@@ -99,7 +90,7 @@ class TrainOptions:
     channels: int | None = None
     latent_dim: int = 100
     width: int | None = None  # None: chosen by settle for the architecture and the resolution
-    arch: str = field(default=DEFAULT_ARCH, metadata={"in_older_runs": "dcgan"})  # "auto": chosen by settle
+    arch: str = DEFAULT_ARCH
     d_norm: str = field(default=AUTO, metadata={"in_older_runs": "none"})
     optimizer: str = "adam"
     generator_lr: float | None = _flag(None, "--g-lr")
@@ -200,7 +191,7 @@ class TrainOptions:
         _positive("--latent-dim", self.latent_dim)
         if self.width is not None:
             _positive("--width", self.width)
-        _choice("--arch", self.arch, (AUTO, *ARCHITECTURES))
+        _choice("--arch", self.arch, ARCHITECTURES)
         _choice("--d-norm", self.d_norm, (AUTO, *D_NORMS))
         if self.resolution is not None:
             check_resolution(self.resolution, self.arch)
@@ -288,9 +279,6 @@ class TrainOptions:
             self.discriminator_lr = rate if self.discriminator_lr is None else self.discriminator_lr
             if len(given) < 2:
                 reasons["learning_rates"] = f"auto -> {rate:g} (Adam at {resolution} px)"
-        if self.arch == AUTO:
-            self.arch = default_arch(resolution)
-            reasons["arch"] = f"auto -> {self.arch} (at {resolution} px)"
         if self.width is None:
             self.width = default_width(self.arch, resolution)
             reasons["width"] = f"auto -> {self.width} ({self.arch} at {resolution} px)"
@@ -401,37 +389,23 @@ def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -
     return saved.validate()
 
 
-def default_arch(resolution: int) -> str:
-    """The architecture --arch auto chooses for images of this size."""
-    return _by_resolution(ARCH_BY_RESOLUTION, resolution)
-
-
 def default_width(arch: str, resolution: int) -> int:
     """D's first layer (and G's last) for dcgan and lean, by resolution; the seed's widths are its own."""
     if arch == "seed":
         return 64
-    return _by_resolution(WIDTH_BY_RESOLUTION[arch], resolution)
-
-
-def _by_resolution(table: tuple[tuple[int, Any], ...], resolution: int) -> Any:
-    return next(value for limit, value in table if resolution <= limit)
+    return next(width for limit, width in WIDTH_BY_RESOLUTION if resolution <= limit)
 
 
 def describe_auto_widths() -> str:
-    """--width auto in words: 'for dcgan 32 up to 32 px, ...; for lean 16 up to 32 px, 8 above'."""
-    return "; ".join(f"for {arch} {describe_by_resolution(table)}" for arch, table in WIDTH_BY_RESOLUTION.items())
-
-
-def describe_by_resolution(table: tuple[tuple[int, Any], ...]) -> str:
-    """A resolution table in words: WIDTH_BY_RESOLUTION["dcgan"] -> '32 up to 32 px, 16 up to 128 px, 8 above'."""
-    steps: list[tuple[int, Any]] = []
-    for limit, value in table:
-        if steps and steps[-1][1] == value:
-            steps[-1] = (limit, value)
+    """--width auto in words, from WIDTH_BY_RESOLUTION: '32 up to 32 px, 16 up to 128 px, 8 above'."""
+    steps: list[tuple[int, int]] = []
+    for limit, width in WIDTH_BY_RESOLUTION:
+        if steps and steps[-1][1] == width:
+            steps[-1] = (limit, width)
         else:
-            steps.append((limit, value))
+            steps.append((limit, width))
     *bounded, (_, last) = steps
-    return ", ".join([f"{value} up to {limit} px" for limit, value in bounded] + [f"{last} above"])
+    return ", ".join([f"{width} up to {limit} px" for limit, width in bounded] + [f"{last} above"])
 
 
 def checkpoint_cadence(every: int | str) -> tuple[int | None, float | None]:

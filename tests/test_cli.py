@@ -114,21 +114,6 @@ def test_training_on_the_seed_architecture_with_sgd(tmp_path, run_cli):
     assert config["options"]["generator_lr"] == pytest.approx(5e-4)
 
 
-def test_the_default_architecture_at_40_px_is_lean_and_its_run_samples(tmp_path, run_cli):
-    folder = make_folder(tmp_path / "images", count=6, color=True, size=48)
-    runs = tmp_path / "runs"
-    args = ("--resolution", 40, "--batch-size", 4, "--sample-every", 1, "--ema", "off")
-    code, out, err = run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *args)
-    assert code == 0, err
-    config = json.loads((runs / "r" / "config.json").read_text())
-    assert config["model"]["arch"] == "lean" and config["choices"]["arch"] == "auto -> lean (at 40 px)"
-    assert config["model"]["width"] == 8 and "arch: auto -> lean (at 40 px)" in out
-    assert run_cli("sample", "--run", runs / "r", "-n", 4, "--seed", 3)[0] == 0
-    code, _, err = run_cli("train", "--resume", "r", "--runs-dir", runs, "--steps", 3)
-    assert code == 0, err
-    assert json.loads((runs / "r" / "config.json").read_text())["model"]["arch"] == "lean"
-
-
 def test_run_names_never_overwrite(tmp_path, run_cli):
     folder = make_folder(tmp_path / "pics", count=4)
     for _ in range(2):
@@ -287,33 +272,10 @@ def test_the_default_batch_follows_the_device_and_says_why():
     assert "batch_size" not in options.settle(500, 28) and options.batch_size == 48
 
 
-def test_default_architecture_and_widths_follow_the_resolution_and_the_help_says_them(run_cli):
-    from kgan.options import ARCH_BY_RESOLUTION, WIDTH_BY_RESOLUTION, default_width, describe_by_resolution
+def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
+    from kgan.options import default_width, describe_auto_widths
 
     assert [default_width("dcgan", side) for side in (28, 32, 64, 128, 256)] == [32, 32, 16, 16, 8]
-    assert [default_width("lean", side) for side in (28, 32, 64, 128)] == [16, 16, 8, 8]
-    assert describe_by_resolution(WIDTH_BY_RESOLUTION["dcgan"]) == "32 up to 32 px, 16 up to 128 px, 8 above"
-    assert describe_by_resolution(ARCH_BY_RESOLUTION) == "dcgan up to 32 px, lean up to 64 px, dcgan above"
+    assert describe_auto_widths() == "32 up to 32 px, 16 up to 128 px, 8 above"
     code, out, _ = run_cli("train", "--help")
-    help_text = " ".join(out.split())
-    assert code == 0 and "32 up to 32 px, 16 up to 128 px, 8 above; for lean 16 up to 32 px, 8 above" in help_text
-    assert "auto: dcgan up to 32 px, lean up to 64 px, dcgan above" in help_text
-
-
-def test_auto_architecture_is_chosen_by_resolution_recorded_and_kept_when_given():
-    from kgan.options import TrainOptions
-
-    options = TrainOptions().validate()
-    reasons = options.settle(500, 64)
-    assert (options.arch, options.width) == ("lean", 8) and reasons["arch"] == "auto -> lean (at 64 px)"
-    assert reasons["width"] == "auto -> 8 (lean at 64 px)"
-    options = TrainOptions().validate()
-    options.settle(500, 28)
-    assert (options.arch, options.width) == ("dcgan", 32)
-    options = TrainOptions().validate()
-    options.settle(500, 128)
-    assert (options.arch, options.width) == ("dcgan", 16)
-    options = TrainOptions(arch="dcgan").validate()
-    assert "arch" not in options.settle(500, 64) and (options.arch, options.width) == ("dcgan", 16)
-    # A run saved before --arch auto existed has no arch in its options: it was a dcgan.
-    assert TrainOptions.from_json({"data_dir": "d"}).arch == "dcgan"
+    assert code == 0 and "32 up to 32 px, 16 up to 128 px, 8" in " ".join(out.split())
