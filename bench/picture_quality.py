@@ -5,10 +5,13 @@ Run by hand (never in CI), after bench/setup_quality_bench.sh, on an otherwise i
     python3 bench/picture_quality.py                       # budgets 2, 4, 8 minutes, both yardsticks
     python3 bench/picture_quality.py --budgets 0.2,0.4     # a quick check that everything works
     python3 bench/picture_quality.py --no-reference --recipe old="--arch seed" --baseline kgan   # an ablation
+    python3 bench/picture_quality.py --budgets 8 --repeats 2 ...   # each recipe twice, means reported
 
 For every budget, for every yardstick, it trains each recipe in turn (kgan recipes first, then the
 reference: A B A B ...), each for the same number of minutes, draws n pictures from it (kgan:
-`kgan sample --seed 0`; the reference: noise seed 0) and scores them with the yardstick:
+`kgan sample --seed 0`; the reference: noise seed 0) and scores them with the yardstick. With
+--repeats R it does that R times over (A B A B again), and the tables add each recipe's mean:
+a single GAN run's distance can move by a quarter between runs of the same recipe.
 
 - gray: `kgan train` on kgan's embedded Fashion-MNIST subset (6,000 training images); the
   reference trains on the same files resized to 32 px. Fréchet distance in a Fashion-MNIST
@@ -58,6 +61,7 @@ import subprocess  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
+from itertools import product  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
 
@@ -215,16 +219,42 @@ def save_grid(samples: Path, path: Path, side: int = GRID_SIDE) -> None:
 
 
 def add_ratios(rows: list[dict], baseline: str) -> None:
-    """Each row's distance divided by the baseline recipe's at the same yardstick and budget."""
+    """Each row's distance divided by the baseline recipe's at the same yardstick, budget and repeat."""
     baseline_distance = {
-        (row["yardstick"], row["minutes"]): row["distance"]
+        (row["yardstick"], row["minutes"], row.get("repeat", 1)): row["distance"]
         for row in rows
         if row["recipe"] == baseline and row.get("distance") is not None
     }
     for row in rows:
-        reference = baseline_distance.get((row["yardstick"], row["minutes"]))
+        reference = baseline_distance.get((row["yardstick"], row["minutes"], row.get("repeat", 1)))
         has_both = row.get("distance") is not None and reference
         row["ratio"] = row["distance"] / reference if has_both else None
+
+
+def mean_rows(rows: list[dict], baseline: str) -> list[dict]:
+    """One row per yardstick, budget and recipe: the mean distance and steps over the repeats that
+    finished, and the ratio of the mean to the baseline's mean."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        if row.get("distance") is not None:
+            groups.setdefault((row["yardstick"], row["minutes"], row["recipe"]), []).append(row)
+    means = [
+        {
+            "yardstick": yardstick,
+            "minutes": minutes,
+            "recipe": recipe,
+            "runs": len(group),
+            "steps": round(sum(row["steps"] or 0 for row in group) / len(group)),
+            "distance": sum(row["distance"] for row in group) / len(group),
+            "spread": (min(row["distance"] for row in group), max(row["distance"] for row in group)),
+        }
+        for (yardstick, minutes, recipe), group in groups.items()
+    ]
+    baseline_mean = {(row["yardstick"], row["minutes"]): row["distance"] for row in means if row["recipe"] == baseline}
+    for row in means:
+        reference = baseline_mean.get((row["yardstick"], row["minutes"]))
+        row["ratio"] = row["distance"] / reference if reference else None
+    return means
 
 
 def markdown_table(report: dict) -> str:
@@ -236,8 +266,8 @@ def markdown_table(report: dict) -> str:
     for name, yardstick in report["yardsticks"].items():
         lines += ["", f"## {name}", "", yardstick["description"], ""]
         lines += [f"Real-vs-real floor: **{yardstick['floor']:.3f}**", ""]
-        lines += [f"| minutes | recipe | steps | images/s | distance | ratio to {baseline} | floor |"]
-        lines += ["| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| minutes | repeat | recipe | steps | images/s | distance | ratio to {baseline} | floor |"]
+        lines += ["| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
         for row in report["rows"]:
             if row["yardstick"] != name:
                 continue
@@ -245,9 +275,22 @@ def markdown_table(report: dict) -> str:
             ratio = f"{row['ratio']:.2f}" if row.get("ratio") is not None else "–"
             speed = f"{row['images_per_second']:,.0f}" if row.get("images_per_second") else "–"
             lines.append(
-                f"| {row['minutes']:g} | {row['recipe']} | {row.get('steps') or '–'} | {speed} | {distance} | "
-                f"{ratio} | {yardstick['floor']:.3f} |"
+                f"| {row['minutes']:g} | {row.get('repeat', 1)} | {row['recipe']} | {row.get('steps') or '–'} | "
+                f"{speed} | {distance} | {ratio} | {yardstick['floor']:.3f} |"
             )
+        if report.get("repeats", 1) > 1:
+            lines += ["", f"Means over the repeats ({name}):", ""]
+            header = "| minutes | recipe | runs | mean steps | mean distance | lowest-highest |"
+            lines += [f"{header} ratio to {baseline} |"]
+            lines += ["| ---: | --- | ---: | ---: | ---: | --- | ---: |"]
+            for row in mean_rows(report["rows"], baseline):
+                if row["yardstick"] == name:
+                    ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "–"
+                    low, high = row["spread"]
+                    lines.append(
+                        f"| {row['minutes']:g} | {row['recipe']} | {row['runs']} | {row['steps']} | "
+                        f"{row['distance']:.3f} | {low:.1f}-{high:.1f} | {ratio} |"
+                    )
     return "\n".join(lines) + "\n"
 
 
@@ -264,8 +307,8 @@ def plot_distances(report: dict, path: Path) -> None:
         for recipe in report["recipes"]:
             points = sorted(
                 (row["minutes"], row["distance"])
-                for row in report["rows"]
-                if row["yardstick"] == name and row["recipe"] == recipe and row.get("distance") is not None
+                for row in mean_rows(report["rows"], report["baseline"])
+                if row["yardstick"] == name and row["recipe"] == recipe
             )
             if points:
                 style = "s--" if recipe == REFERENCE else "o-"
@@ -315,6 +358,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-default-recipe", action="store_true", help="leave out the plain `kgan` recipe")
     parser.add_argument("--no-reference", action="store_true", help="leave out the PyTorch reference")
     parser.add_argument("--baseline", default=REFERENCE, help="recipe the ratios divide by [reference]")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="train every recipe this many times (A B A B ...); means reported [1]"
+    )
     parser.add_argument("-n", type=int, default=2000, help="pictures drawn from each run [2000]")
     parser.add_argument("--seed", type=int, help="pass --seed to kgan and seed the reference (default: random)")
     parser.add_argument("--kgan", type=Path, default=REPO / ".venv" / "bin" / "kgan", help="the kgan command")
@@ -331,6 +377,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     names = [recipe.name for recipe in recipes]
     if len(set(names)) != len(names) or not recipes:
         parser.error(f"recipe names must be unique and at least one recipe is needed: {names}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, not {args.repeats}")
     if args.baseline not in names:
         parser.error(f"--baseline {args.baseline} is not one of the recipes {names}")
     if not args.kgan.exists() and any(not recipe.is_reference for recipe in recipes):
@@ -351,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         "gray": TrainingSet(args.gray_data.resolve(), 32, 1),
         "color": TrainingSet((args.icons / "train").resolve(), 64, 3),
     }
-    total_minutes = sum(args.budgets) * len(args.yardstick) * len(args.recipes)
+    total_minutes = sum(args.budgets) * len(args.yardstick) * len(args.recipes) * args.repeats
     print(f"{total_minutes:g} minutes of training in all; results in {results}, runs in {args.work_dir}", flush=True)
     yardsticks: dict[str, Yardstick] = {}
     for name in args.yardstick:
@@ -364,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": shlex.join(["python3", "bench/picture_quality.py", *(sys.argv[1:] if argv is None else argv)]),
         "baseline": args.baseline,
         "budgets": args.budgets,
+        "repeats": args.repeats,
         "recipes": {recipe.name: recipe.describe(args.kgan_args) for recipe in args.recipes},
         "yardsticks": {
             name: {
@@ -377,15 +426,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     for minutes in args.budgets:
         for name, yardstick in yardsticks.items():
-            for recipe in args.recipes:
-                run_name = f"{name}-{minutes:g}min-{recipe.name}"
+            for repeat, recipe in product(range(1, args.repeats + 1), args.recipes):
+                run_name = f"{name}-{minutes:g}min-{recipe.name}" + (f"-{repeat}" if args.repeats > 1 else "")
                 samples = args.work_dir / "samples" / run_name
                 print(f"{run_name}: training {minutes:g} min", flush=True)
                 if recipe.is_reference:
                     row = train_and_sample_reference(args, training_sets[name], minutes, run_name, samples)
                 else:
                     row = train_and_sample_kgan(args, recipe, training_sets[name], minutes, run_name, samples)
-                row.update({"yardstick": name, "minutes": minutes, "recipe": recipe.name})
+                row.update({"yardstick": name, "minutes": minutes, "recipe": recipe.name, "repeat": repeat})
                 if "error" not in row:
                     row["distance"] = yardstick.distance(samples, limit=args.n)
                     row["grid"] = str((results / "grids" / f"{run_name}.png").relative_to(results))
