@@ -21,6 +21,9 @@ from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.options import (
+    AUGMENT_BELOW_IMAGES,
+    AUTO_AUGMENT,
+    AUTO_EMA_DECAY,
     DCGAN_BATCH,
     DEFAULT_ARCH,
     DEFAULT_LEARNING_RATES,
@@ -295,14 +298,17 @@ def cli() -> None:
     type=AutoOffOrDecay(),
     default="auto",
     show_default=True,
-    help="A moving average of G's weights (sample and video use it): auto (0.999), off, or a decay.",
+    help=f"A moving average of G's weights (sample and video use it): auto ({AUTO_EMA_DECAY}), off, or a decay.",
 )
 @click.option(
     "--augment",
     default="auto",
     show_default=True,
     metavar="auto|off|POLICIES",
-    help="Differentiable augmentation (any of translation,cutout,color); auto: translation,color below 5,000 images.",
+    help=(
+        "Differentiable augmentation (any of translation,cutout,color); "
+        f"auto: {AUTO_AUGMENT} up to {AUGMENT_BELOW_IMAGES:,} images."
+    ),
 )
 @click.option("--eval-every", type=click.IntRange(min=1), metavar="N", help="Compute FID and KID every N steps.")
 @click.option(
