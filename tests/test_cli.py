@@ -272,6 +272,27 @@ def test_the_default_batch_follows_the_device_and_says_why():
     assert "batch_size" not in options.settle(500, 28) and options.batch_size == 48
 
 
+def test_augmentation_follows_the_folder_size_and_says_why():
+    from kgan.options import AUGMENT_BELOW_IMAGES, AUTO_AUGMENT, TrainOptions
+
+    def settled(image_count, **given):
+        options = TrainOptions(**given).validate()
+        return options, options.settle(image_count, 28)
+
+    options, reasons = settled(300)
+    assert options.augment == AUTO_AUGMENT and reasons["augment"] == f"auto -> {AUTO_AUGMENT} (300 images)"
+    options, _ = settled(AUGMENT_BELOW_IMAGES)
+    assert options.augment == AUTO_AUGMENT
+    options, reasons = settled(AUGMENT_BELOW_IMAGES + 1)
+    assert options.augment is None and reasons["augment"].startswith("auto -> off")
+    options, reasons = settled(60_000)
+    assert options.augment is None and "60,000 images" in reasons["augment"]
+    options, reasons = settled(300, augment="off")
+    assert options.augment is None and "augment" not in reasons
+    options, _ = settled(60_000, augment="cutout")
+    assert options.augment == "cutout"
+
+
 def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
     from kgan.options import default_width, describe_auto_widths
 
