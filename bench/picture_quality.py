@@ -263,6 +263,7 @@ def markdown_table(report: dict) -> str:
     lines = [f"# Picture quality per minute ({report['started']}, {report['machine']})", ""]
     lines += [f"Command: `{report['command']}`", "", "Recipes:", ""]
     lines += [f"- **{name}**: `{command}`" for name, command in report["recipes"].items()]
+    means = mean_rows(report["rows"], baseline) if report.get("repeats", 1) > 1 else []
     for name, yardstick in report["yardsticks"].items():
         lines += ["", f"## {name}", "", yardstick["description"], ""]
         lines += [f"Real-vs-real floor: **{yardstick['floor']:.3f}**", ""]
@@ -278,12 +279,12 @@ def markdown_table(report: dict) -> str:
                 f"| {row['minutes']:g} | {row.get('repeat', 1)} | {row['recipe']} | {row.get('steps') or '–'} | "
                 f"{speed} | {distance} | {ratio} | {yardstick['floor']:.3f} |"
             )
-        if report.get("repeats", 1) > 1:
+        if means:
             lines += ["", f"Means over the repeats ({name}):", ""]
             header = "| minutes | recipe | runs | mean steps | mean distance | lowest-highest |"
             lines += [f"{header} ratio to {baseline} |"]
             lines += ["| ---: | --- | ---: | ---: | ---: | --- | ---: |"]
-            for row in mean_rows(report["rows"], baseline):
+            for row in means:
                 if row["yardstick"] == name:
                     ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "–"
                     low, high = row["spread"]
@@ -302,12 +303,13 @@ def plot_distances(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(report["yardsticks"])
+    means = mean_rows(report["rows"], report["baseline"])
     figure, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.5), squeeze=False)
     for axis, name in zip(axes[0], names):
         for recipe in report["recipes"]:
             points = sorted(
                 (row["minutes"], row["distance"])
-                for row in mean_rows(report["rows"], report["baseline"])
+                for row in means
                 if row["yardstick"] == name and row["recipe"] == recipe
             )
             if points:
