@@ -23,18 +23,34 @@ from kgan.reporting import TrainStatus
 from kgan.runs import sample_name
 from kgan.session import Session
 
+# Steps of scalars kept before they are written to TensorBoard (flush and close write the rest).
+SCALAR_BATCH = 200
+
 
 class TensorBoardLog:
-    """Writes TensorBoard summaries for one run into its logs/ folder."""
+    """Writes TensorBoard summaries for one run into its logs/ folder.
 
-    def __init__(self, logs_dir: Path):
+    Scalars are kept and written a batch at a time by one compiled function: written
+    one by one, a training step's half-dozen scalars cost about 4.5 ms of eager
+    TensorFlow on a 2-core CPU, a tenth of a 28 px step; in batches, about 0.1 ms.
+    ``flush`` and ``close`` write what is kept.
+    """
+
+    def __init__(self, logs_dir: Path, scalar_batch: int = SCALAR_BATCH):
         self._tf = tensorflow_module()
         self._writer = self._tf.summary.create_file_writer(str(logs_dir))
+        self._scalar_batch = scalar_batch
+        self._pending: dict[tuple[str, ...], list[tuple[int, list[float]]]] = {}
+        self._pending_count = 0
+        self._batch_writers: dict[tuple[str, ...], Any] = {}
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
-        with self._writer.as_default(step=step):
-            for name, value in values.items():
-                self._tf.summary.scalar(name, value)
+        """Keep one step's scalars (names are "section/name"); written with the next batch."""
+        names = tuple(values)
+        self._pending.setdefault(names, []).append((step, [float(values[name]) for name in names]))
+        self._pending_count += 1
+        if self._pending_count >= self._scalar_batch:
+            self._write_pending()
 
     def image(self, step: int, name: str, image: np.ndarray) -> None:
         """A uint8 image (H, W, 1 or 3)."""
@@ -42,10 +58,40 @@ class TensorBoardLog:
             self._tf.summary.image(name, image[None], max_outputs=1)
 
     def flush(self) -> None:
+        self._write_pending()
         self._writer.flush()
 
     def close(self) -> None:
+        self._write_pending()
         self._writer.close()
+
+    def _write_pending(self) -> None:
+        for names, rows in self._pending.items():
+            steps = np.array([step for step, _ in rows], dtype=np.int64)
+            values = np.array([row for _, row in rows], dtype=np.float32)
+            self._batch_writer(names)(steps, values)
+        self._pending.clear()
+        self._pending_count = 0
+
+    def _batch_writer(self, names: tuple[str, ...]) -> Any:
+        """A compiled function writing rows of these scalars, one row per step, under their exact names."""
+        if names not in self._batch_writers:
+            tf, writer = self._tf, self._writer
+            signature = [tf.TensorSpec([None], tf.int64), tf.TensorSpec([None, len(names)], tf.float32)]
+
+            @tf.function(input_signature=signature)
+            def write_rows(steps: Any, values: Any) -> Any:
+                with writer.as_default():
+                    for row in tf.range(tf.shape(steps)[0]):
+                        for column, name in enumerate(names):
+                            section, _, leaf = name.rpartition("/")
+                            # A scope ending in "/" is absolute: the tag stays "section/leaf", not "while/...".
+                            with tf.name_scope(f"{section}/" if section else ""):
+                                tf.summary.scalar(leaf, values[row, column], step=steps[row])
+                return tf.constant(True)
+
+            self._batch_writers[names] = write_rows
+        return self._batch_writers[names]
 
 
 class RunRecorder:
@@ -119,9 +165,7 @@ class RunRecorder:
             # The real side never changes during a run: compute (or read) its features once.
             self._real_images = real_images_for(self.run, options.eval_data or options.data_dir)
             self._real_features = real_features(self._real_images, session.evaluator, options.cache_dir)
-        result = evaluate(
-            source, self._real_images, session.evaluator, options.eval_n, reference=self._real_features
-        )
+        result = evaluate(source, self._real_images, session.evaluator, options.eval_n, reference=self._real_features)
         append_metrics(self.run, result)
         self.board.scalars(session.step, {"metrics/fid": result.fid, "metrics/kid": result.kid})
         return result

@@ -199,6 +199,33 @@ def test_tensorboard_logs_hold_losses_speed_metrics_and_the_sample_grid(evaluate
     assert "samples" in tags  # images are stored as tensors by tf.summary.image
 
 
+def test_tensorboard_scalars_are_written_in_batches_under_their_own_names(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from kgan.backend import tensorflow_module
+    from kgan.recorder import TensorBoardLog
+
+    tf = tensorflow_module()
+
+    def logged(name):
+        events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+        events.Reload()
+        if name not in events.Tags()["tensors"]:
+            return []
+        return [(event.step, float(tf.make_ndarray(event.tensor_proto))) for event in events.Tensors(name)]
+
+    log = TensorBoardLog(tmp_path, scalar_batch=3)
+    log.scalars(1, {"loss/generator": 0.5, "speed/images_per_second": 10.0})
+    log.scalars(2, {"loss/generator": 1.0, "speed/images_per_second": 10.0})
+    log.scalars(3, {"loss/generator": 1.5, "speed/images_per_second": 10.0})  # the third: a batch is written
+    log.scalars(3, {"metrics/fid": 12.0})
+    log.flush()
+    log.scalars(4, {"loss/generator": 2.0, "speed/images_per_second": 10.0})
+    log.close()
+    assert logged("loss/generator") == [(1, 0.5), (2, 1.0), (3, 1.5), (4, 2.0)]
+    assert logged("metrics/fid") == [(3, 12.0)]
+
+
 def test_kgan_runs_lists_runs_as_a_table_and_as_json(evaluated_run, run_cli):
     run, _ = evaluated_run
     code, out, _ = run_cli("runs", "--runs-dir", run.parent)
