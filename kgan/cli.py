@@ -273,7 +273,8 @@ def cli() -> None:
     type=click.Choice(LOSSES),
     default="bce",
     show_default=True,
-    help="bce (the original GAN), wgan-gp (Wasserstein with gradient penalty) or hinge.",
+    help="bce (the original GAN), wgan-gp (Wasserstein with gradient penalty), hinge, or relativistic "
+    "(each real image paired with a fake, D scores which is real).",
 )
 @click.option(
     "--critic-steps", type=click.IntRange(min=1), help="D updates per G update [default: 5 for wgan-gp, else 1]."

@@ -276,9 +276,7 @@ def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: Condit
             for learning_rate in (options.generator_lr, options.discriminator_lr)
         ]
         ema = make_ema(generator) if options.ema is not None else None
-    return GanTrainer(
-        generator, discriminator, *optimizers, gan_setup(options, condition), distribution.strategy, ema
-    )
+    return GanTrainer(generator, discriminator, *optimizers, gan_setup(options, condition), distribution.strategy, ema)
 
 
 def _check_shapes(generator: Any, discriminator: Any, config: RunConfig, checkpoint: Path) -> None:

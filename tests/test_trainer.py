@@ -15,12 +15,16 @@ BATCH = 8
 
 
 def _trainer(
-    batch_norm_in_d: bool = False, learning_rate: float = 1e-2, arch: str = "dcgan", r1: float = 0.0
+    batch_norm_in_d: bool = False,
+    learning_rate: float = 1e-2,
+    arch: str = "dcgan",
+    r1: float = 0.0,
+    loss: str = "bce",
 ) -> GanTrainer:
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
     discriminator = build_discriminator(16, 1, 4, arch, batch_norm=batch_norm_in_d)
-    setup = GanSetup(loss=AdversarialLoss("bce", from_logits=arch != "seed"), r1_weight=r1)
+    setup = GanSetup(loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1)
     return GanTrainer(
         generator, discriminator, make_optimizer("adam", learning_rate), make_optimizer("adam", learning_rate), setup
     )
@@ -60,6 +64,37 @@ def test_generator_step_moves_g_and_leaves_d_alone(batch_norm_in_d, arch):
     trainer.generator_step(_batch())
     assert all(_moved(generator_before, trainer.generator))
     assert not any(_moved(discriminator_before, trainer.discriminator))
+
+
+@pytest.mark.parametrize("batch_norm_in_d", [False, True])
+def test_relativistic_loss_moves_only_the_stepped_model(batch_norm_in_d):
+    # The relativistic G step also runs D on real images; D must still stay exactly as it was.
+    trainer = _trainer(batch_norm_in_d, loss="relativistic")
+    generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
+    trainer.discriminator_step(_batch())
+    moved = _moved(discriminator_before, trainer.discriminator)
+    # Only score differences count, so the logit's bias gets no gradient; everything else moves.
+    assert trainer.discriminator.weights[-1].path.endswith("logit/bias") and not moved.pop()
+    assert all(moved)
+    assert not any(_moved(generator_before, trainer.generator))
+    discriminator_before = _snapshot(trainer.discriminator)
+    trainer.generator_step(_batch(1))
+    assert all(_moved(generator_before, trainer.generator))
+    assert not any(_moved(discriminator_before, trainer.discriminator))
+
+
+def test_relativistic_generator_loss_pairs_fakes_with_the_real_images():
+    # Nothing moves at a zero learning rate, so the loss can be recomputed by hand from D's scores.
+    trainer = _trainer(learning_rate=0.0, loss="relativistic")
+    batch = _batch()
+    g_loss = trainer.generator_step(batch)["g_loss"]
+    real = batch.real_images[:, 0].astype("float32") / 127.5 - 1.0
+    fakes = trainer.generator(batch.generator_noise, training=True)
+    real_scores = keras.ops.convert_to_numpy(trainer.discriminator(real, training=True))[:, 0]
+    fake_scores = keras.ops.convert_to_numpy(trainer.discriminator(fakes, training=True))[:, 0]
+    expected = np.mean(np.logaddexp(0.0, real_scores - fake_scores))
+    assert g_loss == pytest.approx(expected, rel=1e-4)
+    assert g_loss != pytest.approx(np.mean(np.logaddexp(0.0, -fake_scores)), rel=1e-3)  # not plain bce
 
 
 def test_repeated_steps_keep_training_d():

@@ -100,6 +100,14 @@ def test_wasserstein_and_hinge_losses():
     np.testing.assert_allclose(ops.convert_to_numpy(wasserstein.generator(fake)), [1.0, -0.5])
     hinge = AdversarialLoss("hinge")
     np.testing.assert_allclose(ops.convert_to_numpy(hinge.discriminator(real, fake)), [0.0, 2.5])
+    relativistic = AdversarialLoss("relativistic")
+    softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(relativistic.discriminator(real, fake)), softplus(fake - real), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(relativistic.generator(fake, real)), softplus(real - fake), rtol=1e-6
+    )
 
 
 def test_wgan_gp_trains_a_linear_critic_and_reports_the_wasserstein_estimate():
@@ -209,7 +217,7 @@ def test_conditional_run_trains_resumes_samples_by_label_and_makes_videos(classe
     assert run_cli("video", "--run", run, "--label", "b", "--frames", 4, "--size", 32, "--out", out_video)[0] == 0
 
 
-@pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
+@pytest.mark.parametrize("loss", ["wgan-gp", "hinge", "relativistic"])
 def test_other_losses_train_resume_and_sample(classes_folder, tmp_path, run_cli, loss):
     run = _train(run_cli, classes_folder, tmp_path, loss, "--loss", loss)
     lines = (run / "logs" / "losses.jsonl").read_text().splitlines()

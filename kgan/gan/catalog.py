@@ -10,7 +10,7 @@ from __future__ import annotations
 ARCHITECTURES = ("dcgan", "lean", "seed")
 # The discriminator's last layer: logits for dcgan and lean, probabilities for the seed's sigmoid.
 DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "lean": "logits", "seed": "probabilities"}
-LOSSES = ("bce", "wgan-gp", "hinge")
+LOSSES = ("bce", "wgan-gp", "hinge", "relativistic")
 OPTIMIZERS = ("adam", "sgd")
 # What normalises D's hidden layers: nothing (the first wave's default) or batch norm (DCGAN's paper).
 D_NORMS = ("none", "batch")

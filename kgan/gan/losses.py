@@ -3,8 +3,12 @@
 Each loss gives per-sample values from D's scores (its first output column);
 the trainer averages them. ``bce`` is the original GAN's binary cross-entropy
 with the non-saturating generator loss, ``hinge`` the hinge loss of SAGAN and
-BigGAN, and ``wgan-gp`` the Wasserstein loss of a linear critic with the
-gradient penalty of Gulrajani et al. (2017).
+BigGAN, ``wgan-gp`` the Wasserstein loss of a linear critic with the
+gradient penalty of Gulrajani et al. (2017), and ``relativistic`` the
+relativistic pairing loss (RpGAN; Jolicoeur-Martineau 2018, R3GAN 2024): real
+image i and fake image i are scored as a pair, D learns to score the real one
+higher and G to make its fake score higher than the real one, so G's step
+needs D's scores of real images too.
 """
 
 from __future__ import annotations
@@ -30,18 +34,27 @@ class AdversarialLoss:
     def is_wasserstein(self) -> bool:
         return self.name == "wgan-gp"
 
+    @property
+    def is_relativistic(self) -> bool:
+        """G's loss compares its fakes' scores with real images' scores."""
+        return self.name == "relativistic"
+
     def discriminator(self, real_scores: Any, fake_scores: Any) -> Any:
         """Per-sample loss D minimises."""
         if self.name == "bce":
             return _bce(real_scores, True, self.from_logits) + _bce(fake_scores, False, self.from_logits)
         if self.name == "hinge":
             return ops.relu(1.0 - real_scores) + ops.relu(1.0 + fake_scores)
+        if self.name == "relativistic":
+            return ops.softplus(fake_scores - real_scores)
         return fake_scores - real_scores
 
-    def generator(self, fake_scores: Any) -> Any:
-        """Per-sample loss G minimises (the non-saturating form for bce)."""
+    def generator(self, fake_scores: Any, real_scores: Any = None) -> Any:
+        """Per-sample loss G minimises (the non-saturating form for bce); ``real_scores`` only for relativistic."""
         if self.name == "bce":
             return _bce(fake_scores, True, self.from_logits)
+        if self.name == "relativistic":
+            return ops.softplus(real_scores - fake_scores)
         return -fake_scores
 
     def real_probability(self, scores: Any) -> Any:

@@ -170,7 +170,14 @@ class GanTrainer:
 
     @staticmethod
     def _generator_inputs(batch: Batch) -> tuple[np.ndarray, ...]:
-        return batch.generator_noise, batch.generator_codes, batch.generator_augment
+        # The real images of the first critic step: a relativistic loss pairs G's fakes with them.
+        return (
+            batch.generator_noise,
+            batch.generator_codes,
+            batch.generator_augment,
+            batch.real_images[:, 0],
+            batch.real_codes[:, 0],
+        )
 
     # Distribution: split the global batch, run a step per replica, reduce the metrics.
 
@@ -329,13 +336,28 @@ class GanTrainer:
         )
         return outputs, generator_state
 
-    def _generator_step(self, noise, codes, augment_params) -> dict[str, Any]:
+    def _real_scores_for_generator(self, real_images: Any, real_codes: Any, augment_params: Any) -> Any:
+        """D's scores of real images in G's step: no gradient, and D's new state thrown away (D is frozen)."""
+        discriminator = self.discriminator
+        images = images_to_unit_range(real_images)
+        outputs, _ = discriminator.stateless_call(
+            [v.value for v in discriminator.trainable_variables],
+            [v.value for v in discriminator.non_trainable_variables],
+            self._seen_by_d(images, real_codes, augment_params),
+            training=True,
+        )
+        return ops.stop_gradient(ops.cast(outputs[:, 0], "float32"))
+
+    def _generator_step(self, noise, codes, augment_params, real_images, real_codes) -> dict[str, Any]:
         setup = self.setup
         variables = self.generator.trainable_variables
+        real_scores = None
+        if setup.loss.is_relativistic:
+            real_scores = self._real_scores_for_generator(real_images, real_codes, augment_params)
         with tf.GradientTape() as tape:
             outputs, new_state = self._discriminate_fakes(self._generator_input(noise, codes), codes, augment_params)
             scores = ops.cast(outputs[:, 0], "float32")
-            loss = self._mean(setup.loss.generator(scores))
+            loss = self._mean(setup.loss.generator(scores, real_scores))
             information = setup.condition.information_loss(ops, outputs, codes)
             if information is not None:
                 loss = loss + INFORMATION_WEIGHT * self._mean(information)
@@ -348,8 +370,8 @@ class GanTrainer:
         return {"g_loss": loss, "d_fake_in_g_step": self._mean(setup.loss.real_probability(scores))}
 
     def _train_step(self, *inputs: Any) -> dict[str, Any]:
-        *critic_inputs, noise, codes, augment_params, stop_vote = inputs
+        *critic_inputs, noise, codes, augment_params, real_images, real_codes, stop_vote = inputs
         metrics = self._critic_steps(*critic_inputs)
-        metrics.update(self._generator_step(noise, codes, augment_params))
+        metrics.update(self._generator_step(noise, codes, augment_params, real_images, real_codes))
         metrics["stop"] = ops.max(stop_vote)
         return metrics

@@ -265,7 +265,7 @@ class Explorer:
             done, failed = project_files(source, [path], settings, run.new_numbered_folder("projected"))
         if failed:
             raise OptionError(failed[0])
-        (projection, files), = done
+        ((projection, files),) = done
         args = ["project", str(path), "--run", run.name]
         if settings.steps != ProjectSettings.steps:
             args += ["--steps", str(settings.steps)]
@@ -299,4 +299,3 @@ def _truncation_args(truncation: float | None) -> list[str]:
 def _inside(run: Run, path: Path) -> str:
     """A path inside the run folder, relative to it, with forward slashes (for /files/ links)."""
     return Path(path).resolve().relative_to(run.path.resolve()).as_posix()
-
