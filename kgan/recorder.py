@@ -54,10 +54,7 @@ class TensorBoardLog:
         names = tuple(values)
         self._pending.setdefault(names, []).append((step, [float(values[name]) for name in names]))
         self._pending_count += 1
-        if (
-            self._pending_count >= self._scalar_batch
-            or time.monotonic() - self._last_written >= self._scalar_seconds
-        ):
+        if self._pending_count >= self._scalar_batch or time.monotonic() - self._last_written >= self._scalar_seconds:
             self._write_pending()
 
     def image(self, step: int, name: str, image: np.ndarray) -> None:
