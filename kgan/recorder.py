@@ -45,7 +45,6 @@ class TensorBoardLog:
         self._writer = self._tf.summary.create_file_writer(str(logs_dir))
         self._scalar_batch, self._scalar_seconds = scalar_batch, scalar_seconds
         self._pending: dict[tuple[str, ...], list[tuple[int, list[float]]]] = {}
-        self._pending_count = 0
         self._last_written = time.monotonic()
         self._batch_writers: dict[tuple[str, ...], Any] = {}
 
@@ -53,8 +52,8 @@ class TensorBoardLog:
         """Keep one step's scalars (names are "section/name"); written with the next batch."""
         names = tuple(values)
         self._pending.setdefault(names, []).append((step, [float(values[name]) for name in names]))
-        self._pending_count += 1
-        if self._pending_count >= self._scalar_batch or time.monotonic() - self._last_written >= self._scalar_seconds:
+        pending_steps = sum(len(rows) for rows in self._pending.values())
+        if pending_steps >= self._scalar_batch or time.monotonic() - self._last_written >= self._scalar_seconds:
             self._write_pending()
 
     def image(self, step: int, name: str, image: np.ndarray) -> None:
@@ -76,7 +75,6 @@ class TensorBoardLog:
             values = np.array([row for _, row in rows], dtype=np.float32)
             self._batch_writer(names)(steps, values)
         self._pending.clear()
-        self._pending_count = 0
         self._last_written = time.monotonic()
 
     def _batch_writer(self, names: tuple[str, ...]) -> Any:

@@ -311,7 +311,7 @@ class GanTrainer:
 
     def _discriminate_fakes(self, generator_input: Any, codes: Any, augment_params: Any) -> tuple[Any, list]:
         """D's outputs on G's images, and G's new state; D's new state is discarded (D is frozen)."""
-        generator, discriminator = self.generator, self.discriminator
+        generator = self.generator
         generator_state_count = len(generator.non_trainable_variables)
         if self.through_combined:
             combined = self.combined
@@ -328,24 +328,23 @@ class GanTrainer:
             generator_input,
             training=True,
         )
+        return self._frozen_discriminator(self._seen_by_d(fakes, codes, augment_params)), generator_state
+
+    def _frozen_discriminator(self, inputs: Any) -> Any:
+        """D's outputs in training mode (batch statistics), with any new state D computes thrown away."""
+        discriminator = self.discriminator
         outputs, _ = discriminator.stateless_call(
             [v.value for v in discriminator.trainable_variables],
             [v.value for v in discriminator.non_trainable_variables],
-            self._seen_by_d(fakes, codes, augment_params),
+            inputs,
             training=True,
         )
-        return outputs, generator_state
+        return outputs
 
     def _real_scores_for_generator(self, real_images: Any, real_codes: Any, augment_params: Any) -> Any:
         """D's scores of real images in G's step: no gradient, and D's new state thrown away (D is frozen)."""
-        discriminator = self.discriminator
         images = images_to_unit_range(real_images)
-        outputs, _ = discriminator.stateless_call(
-            [v.value for v in discriminator.trainable_variables],
-            [v.value for v in discriminator.non_trainable_variables],
-            self._seen_by_d(images, real_codes, augment_params),
-            training=True,
-        )
+        outputs = self._frozen_discriminator(self._seen_by_d(images, real_codes, augment_params))
         return ops.stop_gradient(ops.cast(outputs[:, 0], "float32"))
 
     def _generator_step(self, noise, codes, augment_params, real_images, real_codes) -> dict[str, Any]:
