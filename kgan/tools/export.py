@@ -60,6 +60,22 @@ def pixel_layer_class() -> type:
     return ToPixels
 
 
+def float32_copy(generator):
+    """G rebuilt in float32 with the same weights: a run trained in bfloat16 (or float16) would
+    otherwise carry casts and half-precision matrix products that TFLite's own interpreter and
+    most ONNX runtimes cannot run."""
+    keras = keras_module()
+    if all(layer.dtype_policy.name == "float32" for layer in generator.layers):
+        return generator
+
+    def in_float32(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(generator, clone_function=in_float32)
+    copy.set_weights(generator.get_weights())
+    return copy
+
+
 def serving_model(source: GeneratorSource):
     """G wrapped: named inputs (noise, codes) to uint8 pictures (N, H, W, C)."""
     keras = keras_module()
@@ -69,7 +85,7 @@ def serving_model(source: GeneratorSource):
         codes = keras.Input((source.condition.code_size,), name="codes", dtype="float32")
         inputs.append(codes)
         joined = keras.layers.Concatenate(name="generator_input")([noise, codes])
-    pictures = pixel_layer_class()(name="pixels")(source.generator(joined))
+    pictures = pixel_layer_class()(name="pixels")(float32_copy(source.generator)(joined))
     # One input stays a lone tensor, so a SavedModel's serve() takes the noise itself.
     return keras.Model(inputs if len(inputs) > 1 else noise, pictures, name="kgan_generator")
 
