@@ -24,6 +24,7 @@ from kgan.options import (
     AUGMENT_BELOW_IMAGES,
     AUTO_AUGMENT,
     AUTO_EMA_DECAY,
+    AUTO_LR_COOLDOWN,
     DCGAN_BATCH,
     DEFAULT_ARCH,
     DEFAULT_LEARNING_RATES,
@@ -66,9 +67,11 @@ class AutoInt(click.ParamType):
 
 
 class AutoOffOrDecay(click.ParamType):
-    """'auto', 'off', or a number between 0 and 1 (exclusive)."""
+    """'auto', 'off', or a number between 0 and 1 (exclusive; with ``one_allowed``, up to 1)."""
 
-    name = "auto|off|DECAY"
+    def __init__(self, metavar: str = "DECAY", one_allowed: bool = False) -> None:
+        self.name = f"auto|off|{metavar}"
+        self.one_allowed = one_allowed
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
         if isinstance(value, float) or str(value).lower() in ("auto", "off"):
@@ -77,7 +80,7 @@ class AutoOffOrDecay(click.ParamType):
             number = float(value)
         except ValueError:
             self.fail(f"{value!r} is not auto, off or a number", param, ctx)
-        if not 0 < number < 1:
+        if not (0 < number <= 1 if self.one_allowed else 0 < number < 1):
             self.fail(f"{value!r} is not between 0 and 1", param, ctx)
         return number
 
@@ -289,6 +292,16 @@ def cli() -> None:
     show_default=True,
     metavar="GAMMA",
     help="Zero-centred gradient penalty on real images (R1), weight GAMMA/2; 0 is off.",
+)
+@click.option(
+    "--lr-cooldown",
+    type=AutoOffOrDecay("FRACTION", one_allowed=True),
+    default="auto",
+    show_default=True,
+    help=(
+        f"Lower both learning rates linearly to zero over the last FRACTION of the budget (--minutes, --steps, "
+        f"--epochs): auto ({AUTO_LR_COOLDOWN}), off, or a fraction."
+    ),
 )
 @click.option("--conditional", is_flag=True, help="Condition on classes: the first level of subfolders.")
 @click.option("--info-codes", is_flag=True, help="InfoGAN: codes learned without labels (categorical + continuous).")

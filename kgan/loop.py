@@ -56,6 +56,12 @@ def budget_steps(options: TrainOptions, image_count: int) -> int | None:
     return min(limits) if limits else None
 
 
+def cooldown_factor(cooldown: float, step: int, total_steps: int | None, seconds: float, deadline: float) -> float:
+    """The learning rates' multiplier: 1 until the last ``cooldown`` of the budget, then falling linearly to 0."""
+    progress = max(step / total_steps if total_steps else 0.0, seconds / deadline if math.isfinite(deadline) else 0.0)
+    return min(1.0, max(0.0, (1.0 - progress) / cooldown))
+
+
 def train(
     options: TrainOptions,
     reporter: Reporter | None = None,
@@ -118,6 +124,11 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
             if elapsed() >= deadline and not session.multiworker:
                 break
             step_started = time.monotonic()
+            if options.lr_cooldown:
+                # Workers' clocks differ, so a multi-worker run cools down by its step budget alone.
+                clock = (0.0, math.inf) if session.multiworker else (elapsed(), deadline)
+                factor = cooldown_factor(options.lr_cooldown, session.step, total_steps, *clock)
+                trainer.set_learning_rates(options.generator_lr * factor, options.discriminator_lr * factor)
             batch = prefetcher.get(session.step)
             # Every process votes; all stop after the step in which any voted to.
             wants_to_stop = stop_requested() or elapsed() >= deadline

@@ -58,6 +58,10 @@ AUTO_D_NORM = "batch"
 # 2.5 times the steps; colour 64 px: 16 against 32), because steps, not width, were short.
 WIDTH_BY_RESOLUTION = ((32, 32), (64, 16), (128, 16), (10**6, 8))
 AUTO_EMA_DECAY = 0.999
+# Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
+# instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:
+# a distance of 105.6 against 115.5 with the rates held to the end).
+AUTO_LR_COOLDOWN = 0.25
 # Folders this small get differentiable augmentation: D would otherwise learn the images by heart.
 # Above it augmentation costs more than it gives in a run of minutes: at 8 minutes it made the
 # 6,000-image gray set 1.4-1.5 times worse and the 1,569-icon colour set 1.05-1.2 times worse
@@ -118,6 +122,8 @@ class TrainOptions:
     critic_steps: int | None = None
     gp_weight: float = 10.0
     r1: float = field(default=0.0, metadata={"in_older_runs": 0.0})
+    # A fraction of the budget, "auto" (chosen by settle) or "off" (0.0 once validated).
+    lr_cooldown: float | str = field(default=AUTO, metadata={"in_older_runs": 0.0})
     conditional: bool = False
     info_codes: bool = False
     info_categories: int | None = None
@@ -240,6 +246,10 @@ class TrainOptions:
         _positive("--critic-steps", self.critic_steps)
         if self.r1 < 0:
             raise OptionError(f"--r1 must not be negative, not {self.r1}")
+        if self.lr_cooldown == "off":
+            self.lr_cooldown = 0.0
+        if self.lr_cooldown != AUTO and not (isinstance(self.lr_cooldown, (int, float)) and 0 <= self.lr_cooldown <= 1):
+            raise OptionError(f"--lr-cooldown must be auto, off or a fraction of the budget, not {self.lr_cooldown}")
         if self.gp_weight < 0:
             raise OptionError(f"--gp-weight must not be negative, not {self.gp_weight}")
         if self.conditional and self.info_codes:
@@ -291,6 +301,11 @@ class TrainOptions:
         if self.ema == AUTO:
             self.ema = AUTO_EMA_DECAY
             reasons["ema"] = f"auto -> {self.ema} (a moving average of G always draws cleaner samples)"
+        if self.lr_cooldown == AUTO:
+            self.lr_cooldown = AUTO_LR_COOLDOWN
+            reasons["lr_cooldown"] = (
+                f"auto -> {self.lr_cooldown} (learning rates fall to zero over the last quarter of the budget)"
+            )
         if self.augment == AUTO:
             if image_count <= AUGMENT_BELOW_IMAGES:
                 self.augment = AUTO_AUGMENT

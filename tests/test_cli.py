@@ -272,6 +272,20 @@ def test_the_default_batch_follows_the_device_and_says_why():
     assert "batch_size" not in options.settle(500, 28) and options.batch_size == 48
 
 
+def test_the_learning_rate_cooldown_is_on_by_default_and_can_be_switched_off(tmp_path, run_cli):
+    from kgan.options import AUTO_LR_COOLDOWN, TrainOptions
+
+    options = TrainOptions().validate()
+    reasons = options.settle(500, 28)
+    assert options.lr_cooldown == AUTO_LR_COOLDOWN and reasons["lr_cooldown"].startswith(f"auto -> {AUTO_LR_COOLDOWN}")
+    options = TrainOptions(lr_cooldown="off").validate()
+    assert options.lr_cooldown == 0.0 and "lr_cooldown" not in options.settle(500, 28)
+    options = TrainOptions(lr_cooldown=0.5).validate()
+    assert options.lr_cooldown == 0.5 and "lr_cooldown" not in options.settle(500, 28)
+    code, _, err = run_cli("train", make_folder(tmp_path / "images"), "--lr-cooldown", "1.5", "--steps", 1)
+    assert code != 0 and "--lr-cooldown" in err and "not between 0 and 1" in err and "Traceback" not in err
+
+
 def test_augmentation_follows_the_folder_size_and_says_why():
     from kgan.options import AUGMENT_BELOW_IMAGES, AUTO_AUGMENT, TrainOptions
 

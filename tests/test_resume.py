@@ -1,6 +1,7 @@
 """Exact resume, whole-run budgets, reproducible runs, and runs that were tampered with."""
 
 import json
+import math
 import shutil
 import zipfile
 
@@ -35,8 +36,10 @@ def folder(tmp_path):
 
 def test_resumed_run_ends_with_the_same_weights_as_a_straight_one(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
-    assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *ARGS)[0] == 0
-    assert run_cli("train", folder, "--steps", 3, "--runs-dir", runs, "--name", "halves", *ARGS)[0] == 0
+    # The budget grows from 3 to 6 steps here, so the learning rates must not follow it (see the cooldown's test).
+    held = [*ARGS, "--lr-cooldown", "off"]
+    assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *held)[0] == 0
+    assert run_cli("train", folder, "--steps", 3, "--runs-dir", runs, "--name", "halves", *held)[0] == 0
     code, out, err = run_cli("train", "--resume", runs / "halves", "--steps", 6, "--runs-dir", runs)
     assert code == 0, err
     straight, straight_state = _weights(runs / "straight" / "checkpoints" / "step-000006")
@@ -169,3 +172,39 @@ def test_loading_never_runs_code_from_a_model_file(tmp_path, run_cli):
         assert b"Lambda" in archive.read("config.json")
     _one_line_error(run_cli("sample", "--run", path, "--out", tmp_path / "out"), "sneaky.keras")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_learning_rate_cooldown_falls_over_the_budget_and_resumes_exactly(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    cooled = ["--lr-cooldown", "0.5", "--g-lr", "0.003", "--d-lr", "0.006"]
+    assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *ARGS, *cooled)[0] == 0
+    # The last step ran at the rates times (1 - 5/6) / 0.5 = 1/3, each optimizer from its own rate.
+    generator, discriminator, _, _ = _load(runs / "straight" / "checkpoints" / "step-000006")
+    assert float(generator.optimizer.learning_rate) == pytest.approx(0.001)
+    assert float(discriminator.optimizer.learning_rate) == pytest.approx(0.002)
+    # Resumed from step 4, where the saved rates are already lowered, the schedule goes on from the options.
+    shutil.copytree(runs / "straight", runs / "cut")
+    shutil.rmtree(runs / "cut" / "checkpoints" / "step-000006")
+    code, _, err = run_cli("train", "--resume", runs / "cut", "--runs-dir", runs)
+    assert code == 0, err
+    straight, _ = _weights(runs / "straight" / "checkpoints" / "step-000006")
+    resumed, _ = _weights(runs / "cut" / "checkpoints" / "step-000006")
+    for a, b in zip(straight, resumed):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def _load(checkpoint):
+    from kgan.checkpoints import load_for_training
+
+    return load_for_training(checkpoint)
+
+
+def test_the_cooldown_follows_whichever_budget_ends_first():
+    from kgan.loop import cooldown_factor
+
+    assert cooldown_factor(0.25, 75, 100, 0.0, math.inf) == 1.0
+    assert cooldown_factor(0.25, 90, 100, 0.0, math.inf) == pytest.approx(0.4)
+    assert cooldown_factor(0.25, 100, 100, 0.0, math.inf) == 0.0
+    assert cooldown_factor(0.25, 10, None, 450.0, 480.0) == pytest.approx(0.25)
+    assert cooldown_factor(0.25, 90, 100, 450.0, 480.0) == pytest.approx(0.25)  # time runs out first
+    assert cooldown_factor(0.25, 10**6, None, 10**6, math.inf) == 1.0  # no budget, no cooldown

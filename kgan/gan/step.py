@@ -127,6 +127,11 @@ class GanTrainer:
             "both": tf.function(self._distributed(self._train_step, updates_ema=True)),
         }
 
+    def set_learning_rates(self, generator_rate: float, discriminator_rate: float) -> None:
+        """Set both optimizers' learning rates (read by the compiled steps at each call)."""
+        self.generator_optimizer.learning_rate.assign(generator_rate)
+        self.discriminator_optimizer.learning_rate.assign(discriminator_rate)
+
     # Public steps: a Batch holds the global batch; outputs are floats.
 
     def discriminator_step(self, batch: Batch) -> dict[str, float]:
