@@ -159,6 +159,21 @@ def test_augmentation_is_differentiable_and_changes_the_images():
     assert set(np.unique(gradient)) == {0.0, 1.0}  # the cut-out square passes no gradient, the rest all of it
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_translation_moves_each_image_by_its_own_shift_and_fills_with_zeros(dtype):
+    images = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    # At 16 px the largest shift is 2 pixels: a parameter p moves by round((2p - 1) * 2).
+    params = np.full((2, 7), 0.5, np.float32)
+    params[0, :2] = (0.75, 0.0)  # image 0: down 1 row, left 2 columns
+    params[1, :2] = (0.0, 1.0)  # image 1: up 2 rows, right 2 columns
+    moved = augment(tf.cast(images, dtype), params, ("translation",))
+    expected = np.zeros_like(images)
+    expected[0, 1:, :-2] = images[0, :-1, 2:]
+    expected[1, :-2, 2:] = images[1, 2:, :-2]
+    tolerance = 1e-2 if dtype == "bfloat16" else 0
+    np.testing.assert_allclose(tf.cast(moved, "float32").numpy(), expected, atol=tolerance)
+
+
 def test_augmentation_is_applied_to_real_and_fake_images(monkeypatch):
     import kgan.gan.step as trainer_module
 

@@ -59,29 +59,31 @@ def _color(images: Any, params: Any) -> Any:
     return (images - pixel_mean) * contrast + pixel_mean
 
 
-def _shifted_indices(size: int, shift: Any) -> Any:
-    """Per-image source indices for a shift; out-of-range ones point at a zero border."""
+def _shift_matrices(size: int, shift: Any, dtype: str) -> Any:
+    """Per-image (size, size) matrices that move a row or column by ``shift``, filling with zeros.
+
+    Row i of image b's matrix picks source row i - shift[b], or nothing where that falls
+    outside. A batched matrix product with these is a translation, and much cheaper on a
+    CPU than gathering every pixel by index.
+    """
     ops = keras_module().ops
     positions = ops.arange(size)[None, :] - shift[:, None]
-    inside = ops.logical_and(positions >= 0, positions < size)
-    # Index `size` is the zero row or column appended by the caller.
-    return ops.where(inside, positions, size)
+    # One past the end for the rows that fall outside: one_hot gives them all zeros.
+    positions = ops.where(ops.logical_and(positions >= 0, positions < size), positions, size)
+    return ops.one_hot(positions, size + 1, dtype=dtype)[:, :, :size]
 
 
 def _translation(images: Any, params: Any) -> Any:
     ops = keras_module().ops
-    _, height, width, channels = images.shape
+    _, height, width, _ = images.shape
     limit_y = max(1, int(height * TRANSLATION_FRACTION + 0.5))
     limit_x = max(1, int(width * TRANSLATION_FRACTION + 0.5))
     shift_y = ops.cast(ops.round((params[:, 0] * 2 - 1) * limit_y), "int32")
     shift_x = ops.cast(ops.round((params[:, 1] * 2 - 1) * limit_x), "int32")
-    batch = ops.shape(images)[0]
-    padded = ops.concatenate([images, ops.zeros((batch, 1, width, channels), images.dtype)], axis=1)
-    rows = _shifted_indices(height, shift_y)
-    images = ops.take_along_axis(padded, ops.reshape(rows, (-1, height, 1, 1)), axis=1)
-    padded = ops.concatenate([images, ops.zeros((batch, height, 1, channels), images.dtype)], axis=2)
-    columns = _shifted_indices(width, shift_x)
-    return ops.take_along_axis(padded, ops.reshape(columns, (-1, 1, width, 1)), axis=2)
+    rows = _shift_matrices(height, shift_y, images.dtype)
+    columns = _shift_matrices(width, shift_x, images.dtype)
+    images = ops.einsum("bij,bjwc->biwc", rows, images)
+    return ops.einsum("bkw,biwc->bikc", columns, images)
 
 
 def _cutout(images: Any, params: Any) -> Any:
