@@ -21,8 +21,6 @@ from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.options import (
-    AUGMENT_BELOW_IMAGES,
-    AUTO_AUGMENT,
     AUTO_EMA_DECAY,
     AUTO_LR_COOLDOWN,
     DCGAN_BATCH,
@@ -33,6 +31,7 @@ from kgan.options import (
     SMALL_BATCH,
     SMALL_BATCH_UP_TO_PIXELS,
     WGAN_GP_LEARNING_RATE,
+    describe_auto_augment,
     describe_auto_widths,
 )
 
@@ -320,8 +319,7 @@ def cli() -> None:
     show_default=True,
     metavar="auto|off|POLICIES",
     help=(
-        "Differentiable augmentation (any of translation,cutout,color); "
-        f"auto: {AUTO_AUGMENT} up to {AUGMENT_BELOW_IMAGES:,} images."
+        f"Differentiable augmentation (any of translation,cutout,color); auto: {describe_auto_augment()}, none above."
     ),
 )
 @click.option("--eval-every", type=click.IntRange(min=1), metavar="N", help="Compute FID and KID every N steps.")

@@ -62,12 +62,13 @@ AUTO_EMA_DECAY = 0.999
 # instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:
 # a distance of 105.6 against 115.5 with the rates held to the end).
 AUTO_LR_COOLDOWN = 0.25
-# Folders this small get differentiable augmentation: D would otherwise learn the images by heart.
-# Above it augmentation costs more than it gives in a run of minutes: at 8 minutes it made the
-# 6,000-image gray set 1.4-1.5 times worse and the 1,569-icon colour set 1.05-1.2 times worse
-# (a quarter fewer steps), in A/B runs of issue 12's benchmark.
-AUGMENT_BELOW_IMAGES = 1000
-AUTO_AUGMENT = "translation,color"
+# Differentiable augmentation by folder size: (up to this many images, policies); none above.
+# Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes
+# a run of minutes makes (issue 12's benchmark, 8 minutes, 1,569 colour icons: 185.6 with none,
+# 140.9 with translation and colour, 135.9 with translation alone, the cheaper). On the 6,000-image
+# gray set it costs more than it gives (103.5 with none, 134.0 with translation and colour), so
+# the middle tier ends at 3,000, about halfway (in ratio) between the two sets measured.
+AUTO_AUGMENT_BY_IMAGES = ((1_000, "translation,color"), (3_000, "translation"))
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BUDGET_OPTIONS = ("steps", "epochs", "minutes")
 
@@ -307,12 +308,10 @@ class TrainOptions:
                 f"auto -> {self.lr_cooldown} (learning rates fall to zero over the last quarter of the budget)"
             )
         if self.augment == AUTO:
-            if image_count <= AUGMENT_BELOW_IMAGES:
-                self.augment = AUTO_AUGMENT
-                reasons["augment"] = f"auto -> {self.augment} ({image_count:,} images)"
-            else:
-                self.augment = None
-                reasons["augment"] = f"auto -> off ({image_count:,} images, more than {AUGMENT_BELOW_IMAGES:,})"
+            self.augment = auto_augment(image_count)
+            limit = AUTO_AUGMENT_BY_IMAGES[-1][0]
+            size = f"{image_count:,} images" + (f", more than {limit:,}" if self.augment is None else "")
+            reasons["augment"] = f"auto -> {self.augment or 'off'} ({size})"
         return reasons
 
     def _learning_rates_follow_resolution(self) -> bool:
@@ -412,6 +411,16 @@ def default_width(arch: str, resolution: int) -> int:
     if arch == "seed":
         return 64
     return next(width for limit, width in WIDTH_BY_RESOLUTION if resolution <= limit)
+
+
+def auto_augment(image_count: int) -> str | None:
+    """--augment auto for a folder of this many images: policies, or None above the last limit."""
+    return next((policies for limit, policies in AUTO_AUGMENT_BY_IMAGES if image_count <= limit), None)
+
+
+def describe_auto_augment() -> str:
+    """--augment auto in words: 'translation,color up to 1,000 images, translation up to ...'."""
+    return ", ".join(f"{policies} up to {limit:,} images" for limit, policies in AUTO_AUGMENT_BY_IMAGES)
 
 
 def describe_auto_widths() -> str:

@@ -286,25 +286,34 @@ def test_the_learning_rate_cooldown_is_on_by_default_and_can_be_switched_off(tmp
     assert code != 0 and "--lr-cooldown" in err and "not between 0 and 1" in err and "Traceback" not in err
 
 
-def test_augmentation_follows_the_folder_size_and_says_why():
-    from kgan.options import AUGMENT_BELOW_IMAGES, AUTO_AUGMENT, TrainOptions
+def test_augmentation_follows_the_folder_size_and_says_why(run_cli):
+    from kgan.options import AUTO_AUGMENT_BY_IMAGES, TrainOptions
 
     def settled(image_count, **given):
         options = TrainOptions(**given).validate()
         return options, options.settle(image_count, 28)
 
+    (small, small_policies), (limit, policies) = AUTO_AUGMENT_BY_IMAGES
+    assert (small, small_policies, policies) == (1_000, "translation,color", "translation") and limit > small
     options, reasons = settled(300)
-    assert options.augment == AUTO_AUGMENT and reasons["augment"] == f"auto -> {AUTO_AUGMENT} (300 images)"
-    options, _ = settled(AUGMENT_BELOW_IMAGES)
-    assert options.augment == AUTO_AUGMENT
-    options, reasons = settled(AUGMENT_BELOW_IMAGES + 1)
-    assert options.augment is None and reasons["augment"].startswith("auto -> off")
+    assert options.augment == small_policies and reasons["augment"] == f"auto -> {small_policies} (300 images)"
+    options, _ = settled(small)
+    assert options.augment == small_policies
+    options, reasons = settled(small + 1)
+    assert options.augment == policies and reasons["augment"] == f"auto -> {policies} (1,001 images)"
+    options, _ = settled(limit)
+    assert options.augment == policies
+    options, reasons = settled(limit + 1)
+    assert options.augment is None and reasons["augment"] == f"auto -> off ({limit + 1:,} images, more than {limit:,})"
     options, reasons = settled(60_000)
     assert options.augment is None and "60,000 images" in reasons["augment"]
     options, reasons = settled(300, augment="off")
     assert options.augment is None and "augment" not in reasons
     options, _ = settled(60_000, augment="cutout")
     assert options.augment == "cutout"
+    code, out, _ = run_cli("train", "--help")
+    described = f"translation,color up to 1,000 images, translation up to {limit:,} images, none above"
+    assert code == 0 and described in " ".join(out.split())
 
 
 def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
