@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from kgan import __version__
-from kgan.backend import PRECISIONS
+from kgan.backend import COMPILERS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
@@ -339,6 +339,14 @@ def cli() -> None:
     default="auto",
     show_default=True,
     help="auto: bfloat16 where the CPU or GPU runs it fast, else float32.",
+)
+@click.option(
+    "--compile",
+    "compiler",
+    type=click.Choice(COMPILERS),
+    default="auto",
+    show_default=True,
+    help="auto: XLA for float32 on one CPU (a faster step), else a TensorFlow graph.",
 )
 @click.option(
     "--strategy",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kgan.backend import PRECISIONS
+from kgan.backend import COMPILERS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import DataError, OptionError
 from kgan.gan.augment import parse_policies
@@ -115,6 +115,8 @@ class TrainOptions:
     video_stride: int | None = None
     max_frames_per_video: int = 1000
     precision: str = "auto"
+    # How a step is compiled: changing it changes only the last bits of the arithmetic. Older runs ran graphs.
+    compiler: str = _changeable(AUTO, flag="--compile", in_older_runs="graph")
     strategy: str = _changeable("none")
     cache_dir: Path | None = _changeable()  # None: $KGAN_CACHE_DIR or ~/.cache/kgan
     no_cache: bool = _changeable(False)
@@ -193,6 +195,7 @@ class TrainOptions:
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise OptionError(f"--seed must be between 0 and {2**32 - 1}, not {self.seed}")
         _choice("--precision", self.precision, PRECISIONS)
+        _choice("--compile", self.compiler, COMPILERS)
         _choice("--strategy", self.strategy, STRATEGIES)
 
     def _validate_model(self) -> None:

@@ -93,8 +93,12 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     labels = condition.image_labels(folder.files)
 
     # Set up devices, choose what "auto" left open, then create the run folder (the chief's, on a multi-worker run).
-    distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
+    distribution, precision, compiler, evaluator = _set_up_runtime(options, seed, reporter)
     choices = options.settle(len(folder.files), folder.resolution, on_gpu=distribution.on_gpu)
+    if options.compiler == "auto":
+        replicas, device = distribution.replicas, "a GPU" if distribution.on_gpu else "a CPU"
+        place = f"{replicas} replicas" if replicas > 1 else device
+        choices["compiler"] = f"auto -> {compiler} ({precision} on {place})"
     for option, reason in choices.items():
         reporter.message(f"{option}: {reason}")
     check_batch_split(options.batch_size, distribution.replicas)
@@ -103,7 +107,7 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
     else:
         run, scratch = _scratch_run()
-    config = _config(options, folder, seed, precision, distribution, condition, labels)
+    config = _config(options, folder, seed, precision, compiler, distribution, condition, labels)
     write_json_atomic(run.config_path, {**config, "choices": choices})
     write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
     fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
@@ -111,7 +115,7 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     reporter.message(f"run folder: {run.path}")
 
     # Construct networks.
-    trainer = _build_trainer(options, folder, condition, distribution)
+    trainer = _build_trainer(options, folder, condition, distribution, compiler)
     reporter.message(
         f"{options.arch} at {folder.resolution}x{folder.resolution}x{folder.channels}: "
         f"G {trainer.generator.count_params():,} and D {trainer.discriminator.count_params():,} parameters, "
@@ -140,7 +144,7 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
     fixed_noise = run.sample_noise(options.latent_dim + condition.code_size)
 
     # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
-    distribution, _, evaluator = _set_up_runtime(options, config.seed, reporter)
+    distribution, _, compiler, evaluator = _set_up_runtime(options, config.seed, reporter)
     writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
 
     # Load networks, optimizers and counters from the newest checkpoint.
@@ -154,7 +158,7 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
     if checkpoint is None:
         # Killed before its first checkpoint: start again, inside the same folder.
         reporter.message(f"run {run.path} has no checkpoint yet; starting it again from step 0")
-        trainer = _build_trainer(options, folder, condition, distribution)
+        trainer = _build_trainer(options, folder, condition, distribution, compiler)
     else:
         with distribution.strategy.scope():
             generator, discriminator, ema, state = load_for_training(checkpoint)
@@ -163,7 +167,7 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
         _check_shapes(generator, discriminator, config, checkpoint.path)
         trainer = GanTrainer(
             generator, discriminator, generator.optimizer, discriminator.optimizer,
-            gan_setup(options, condition), distribution.strategy, ema,
+            gan_setup(options, condition), distribution.strategy, ema, compiler,
         )  # fmt: skip
     session = Session(
         writes_to, options, folder, trainer, config.seed, fixed_noise, distribution, labels, condition,
@@ -214,7 +218,7 @@ def _load_folder(
 
 
 def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any:
-    """Seed, determinism, strategy and precision, in the order TensorFlow needs them."""
+    """Seed, determinism, strategy, precision and compiler, in the order TensorFlow needs them."""
     from kgan import backend
     from kgan.distribute import make_distribution
 
@@ -224,9 +228,15 @@ def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any
     evaluator = _make_evaluator(options, distribution) if options.eval_every else None
     precision = backend.choose_precision(options.precision)
     backend.use_precision(precision)
+    # Determinism, once on, stays on for the process (as for in-process callers after a seeded run).
+    compiler = backend.choose_compiler(
+        options.compiler, precision, distribution.replicas, distribution.on_gpu, options.arch,
+        backend.op_determinism_enabled(),
+    )  # fmt: skip
     backend.keras_module().utils.set_random_seed(seed)
-    reporter.message(f"running on {backend.describe_devices()}, {precision}, {distribution.describe()}")
-    return distribution, precision, evaluator
+    steps = "XLA" if compiler == "xla" else "graph"
+    reporter.message(f"running on {backend.describe_devices()}, {precision}, {steps} steps, {distribution.describe()}")
+    return distribution, precision, compiler, evaluator
 
 
 def _make_evaluator(options: TrainOptions, distribution: Any) -> Any:
@@ -247,7 +257,9 @@ def _scratch_run() -> tuple[Run, Path]:
     return create_run(scratch, "run", name_hint="run"), scratch
 
 
-def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: Condition, distribution: Any) -> Any:
+def _build_trainer(
+    options: TrainOptions, folder: ImageFolder, condition: Condition, distribution: Any, compiler: str
+) -> Any:
     """New networks and optimizers, as the options say, for the folder's image size."""
     from kgan.gan.ema import make_ema
     from kgan.gan.models import build_discriminator, build_generator
@@ -276,7 +288,8 @@ def _build_trainer(options: TrainOptions, folder: ImageFolder, condition: Condit
             for learning_rate in (options.generator_lr, options.discriminator_lr)
         ]
         ema = make_ema(generator) if options.ema is not None else None
-    return GanTrainer(generator, discriminator, *optimizers, gan_setup(options, condition), distribution.strategy, ema)
+    setup = gan_setup(options, condition)
+    return GanTrainer(generator, discriminator, *optimizers, setup, distribution.strategy, ema, compiler)
 
 
 def _check_shapes(generator: Any, discriminator: Any, config: RunConfig, checkpoint: Path) -> None:
@@ -306,6 +319,7 @@ def _config(
     folder: ImageFolder,
     seed: int,
     precision: str,
+    compiler: str,
     distribution: Any,
     condition: Condition,
     labels: np.ndarray,
@@ -332,7 +346,7 @@ def _config(
             "ema": options.ema is not None,
             "loss": options.loss,
         },
-        "runtime": {"strategy": distribution.name, "replicas": distribution.replicas},
+        "runtime": {"strategy": distribution.name, "replicas": distribution.replicas, "compiler": compiler},
         "data": {
             "path": str(Path(options.data_dir).resolve()),
             "fingerprint": folder.fingerprint,

@@ -29,6 +29,11 @@ TINY_TRAIN_ARGS = [
     "3",
     "--quiet",
 ]
+# The default compiles each run's step with XLA (on a CPU in float32), which costs seconds per run; the
+# tests of the step and of what it computes (test_trainer, test_variants, test_resume, test_distribute)
+# train with the default, and the many tests of everything around the step train graphs.
+TINY_DEFAULT_ARGS = TINY_TRAIN_ARGS
+TINY_TRAIN_ARGS = [*TINY_DEFAULT_ARGS, "--compile", "graph"]
 
 
 def shape_image(index: int, size: int = 24, color: bool = False) -> Image.Image:

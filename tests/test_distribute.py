@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TRAIN_ARGS, make_folder
+from tests.conftest import TINY_DEFAULT_ARGS, make_folder
 
 REPO = Path(__file__).parent.parent
-ARGS = [*TINY_TRAIN_ARGS, "--seed", "21", "--steps", "3", "--precision", "float32"]
+ARGS = [*TINY_DEFAULT_ARGS, "--seed", "21", "--steps", "3", "--precision", "float32"]
 
 
 def _kgan(*argv, env: dict | None = None, wait: bool = True):
@@ -58,7 +58,9 @@ def test_two_logical_cpus_match_one_device_on_the_same_global_batch(single_devic
     assert code == 0, err
     assert "mirrored strategy (2 replicas)" in out
     config = json.loads((tmp_path / "mirrored" / "config.json").read_text())
-    assert config["runtime"] == {"strategy": "mirrored", "replicas": 2}
+    # Replicas run graph steps; one device runs XLA steps (--compile auto, float32, a CPU).
+    assert config["runtime"] == {"strategy": "mirrored", "replicas": 2, "compiler": "graph"}
+    assert json.loads((single / "config.json").read_text())["runtime"]["compiler"] == "xla"
     _assert_close(_weights(single), _weights(tmp_path / "mirrored"))
 
 
@@ -92,7 +94,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(single_device_run,
         assert process.returncode == 0, err
     assert [p.name for p in runs.iterdir()] == ["together"]
     config = json.loads((runs / "together" / "config.json").read_text())
-    assert config["runtime"] == {"strategy": "multiworker", "replicas": 2}
+    assert config["runtime"] == {"strategy": "multiworker", "replicas": 2, "compiler": "graph"}
     assert list(scratch.iterdir()) == []  # the worker's scratch run was removed
     _assert_close(_weights(single), _weights(runs / "together"))
 

@@ -8,8 +8,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.conftest import TINY_TRAIN_ARGS, make_folder
+from tests.conftest import TINY_DEFAULT_ARGS, TINY_TRAIN_ARGS, make_folder
 
+# What a resumed or repeated run computes is checked on the default step (XLA); the rest trains graphs.
+EXACT_ARGS = [*TINY_DEFAULT_ARGS, "--seed", "11", "--checkpoint-every", "2"]
 ARGS = [*TINY_TRAIN_ARGS, "--seed", "11", "--checkpoint-every", "2"]
 
 
@@ -37,7 +39,7 @@ def folder(tmp_path):
 def test_resumed_run_ends_with_the_same_weights_as_a_straight_one(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
     # The budget grows from 3 to 6 steps here, so the learning rates must not follow it (see the cooldown's test).
-    held = [*ARGS, "--lr-cooldown", "off"]
+    held = [*EXACT_ARGS, "--lr-cooldown", "off"]
     assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *held)[0] == 0
     assert run_cli("train", folder, "--steps", 3, "--runs-dir", runs, "--name", "halves", *held)[0] == 0
     code, out, err = run_cli("train", "--resume", runs / "halves", "--steps", 6, "--runs-dir", runs)
@@ -80,15 +82,14 @@ def test_options_that_shape_the_networks_cannot_change_on_resume(folder, tmp_pat
 def test_same_seed_gives_identical_weights_and_samples(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
     for name in ("one", "two"):
-        assert run_cli("train", folder, "--steps", 4, "--runs-dir", runs, "--name", name, *ARGS)[0] == 0
+        assert run_cli("train", folder, "--steps", 4, "--runs-dir", runs, "--name", name, *EXACT_ARGS)[0] == 0
     one, _ = _weights(runs / "one" / "checkpoints" / "step-000004")
     two, _ = _weights(runs / "two" / "checkpoints" / "step-000004")
     assert all(np.array_equal(a, b) for a, b in zip(one, two))
     for sample in (runs / "one" / "samples").iterdir():
         assert sample.read_bytes() == (runs / "two" / "samples" / sample.name).read_bytes()
-    assert (
-        run_cli("train", folder, "--steps", 4, "--runs-dir", runs, "--name", "three", *ARGS[:-4], "--seed", 12)[0] == 0
-    )
+    other_seed = [*TINY_DEFAULT_ARGS, "--seed", 12]
+    assert run_cli("train", folder, "--steps", 4, "--runs-dir", runs, "--name", "three", *other_seed)[0] == 0
     three, _ = _weights(runs / "three" / "checkpoints" / "step-000004")
     assert not all(np.array_equal(a, b) for a, b in zip(one, three))
 
@@ -177,7 +178,8 @@ def test_loading_never_runs_code_from_a_model_file(tmp_path, run_cli):
 def test_a_learning_rate_cooldown_falls_over_the_budget_and_resumes_exactly(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
     cooled = ["--lr-cooldown", "0.5", "--g-lr", "0.003", "--d-lr", "0.006"]
-    assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *ARGS, *cooled)[0] == 0
+    options = ["--runs-dir", runs, "--name", "straight", *EXACT_ARGS, *cooled]
+    assert run_cli("train", folder, "--steps", 6, *options)[0] == 0
     # The last step ran at the rates times (1 - 5/6) / 0.5 = 1/3, each optimizer from its own rate.
     generator, discriminator, _, _ = _load(runs / "straight" / "checkpoints" / "step-000006")
     assert float(generator.optimizer.learning_rate) == pytest.approx(0.001)
@@ -208,3 +210,16 @@ def test_the_cooldown_follows_whichever_budget_ends_first():
     assert cooldown_factor(0.25, 10, None, 450.0, 480.0) == pytest.approx(0.25)
     assert cooldown_factor(0.25, 90, 100, 450.0, 480.0) == pytest.approx(0.25)  # time runs out first
     assert cooldown_factor(0.25, 10**6, None, 10**6, math.inf) == 1.0  # no budget, no cooldown
+
+
+def test_an_older_run_resumes_as_the_graph_it_was_trained_as_and_the_compiler_may_change(finished_run, run_cli):
+    config = json.loads((finished_run / "config.json").read_text())
+    del config["options"]["compiler"]  # as written before --compile existed
+    (finished_run / "config.json").write_text(json.dumps(config))
+    code, out, err = run_cli("train", "--resume", finished_run, "--steps", 3)
+    assert code == 0, err
+    assert "graph steps" in out
+    assert json.loads((finished_run / "config.json").read_text())["options"]["compiler"] == "graph"
+    code, out, err = run_cli("train", "--resume", finished_run, "--steps", 4, "--compile", "xla")
+    assert code == 0, err
+    assert "XLA steps" in out

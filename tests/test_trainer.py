@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from kgan.backend import keras_module
+from kgan.backend import choose_compiler, keras_module
+from kgan.errors import OptionError
 from kgan.gan.batches import plain_batch
 from kgan.gan.losses import AdversarialLoss
 from kgan.gan.models import build_discriminator, build_generator
@@ -12,6 +13,9 @@ from kgan.gan.step import GanSetup, GanTrainer, make_optimizer
 keras = keras_module()
 LATENT = 8
 BATCH = 8
+# Every architecture as a graph, and with XLA where `--compile auto` uses it in any run (the seed
+# architecture's XLA step cannot run once an earlier seeded test made this process deterministic).
+ARCHS_AND_COMPILERS = [("dcgan", "graph"), ("lean", "graph"), ("seed", "graph"), ("dcgan", "xla"), ("lean", "xla")]
 
 
 def _trainer(
@@ -20,14 +24,15 @@ def _trainer(
     arch: str = "dcgan",
     r1: float = 0.0,
     loss: str = "bce",
+    compiler: str = "graph",
+    optimizer: str = "adam",
 ) -> GanTrainer:
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
     discriminator = build_discriminator(16, 1, 4, arch, batch_norm=batch_norm_in_d)
     setup = GanSetup(loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1)
-    return GanTrainer(
-        generator, discriminator, make_optimizer("adam", learning_rate), make_optimizer("adam", learning_rate), setup
-    )
+    optimizers = [make_optimizer(optimizer, learning_rate) for _ in range(2)]
+    return GanTrainer(generator, discriminator, *optimizers, setup, compiler=compiler)
 
 
 def _batch(seed: int = 0):
@@ -47,9 +52,9 @@ def _moved(before: list[np.ndarray], model) -> list[bool]:
 
 
 @pytest.mark.parametrize("batch_norm_in_d", [False, True])
-@pytest.mark.parametrize("arch", ["dcgan", "lean", "seed"])
-def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch):
-    trainer = _trainer(batch_norm_in_d, arch=arch)
+@pytest.mark.parametrize("arch, compiler", ARCHS_AND_COMPILERS)
+def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch, compiler):
+    trainer = _trainer(batch_norm_in_d, arch=arch, compiler=compiler)
     generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
     trainer.discriminator_step(_batch())
     assert all(_moved(discriminator_before, trainer.discriminator))
@@ -57,9 +62,9 @@ def test_discriminator_step_moves_d_and_leaves_g_alone(batch_norm_in_d, arch):
 
 
 @pytest.mark.parametrize("batch_norm_in_d", [False, True])
-@pytest.mark.parametrize("arch", ["dcgan", "lean", "seed"])
-def test_generator_step_moves_g_and_leaves_d_alone(batch_norm_in_d, arch):
-    trainer = _trainer(batch_norm_in_d, arch=arch)
+@pytest.mark.parametrize("arch, compiler", ARCHS_AND_COMPILERS)
+def test_generator_step_moves_g_and_leaves_d_alone(batch_norm_in_d, arch, compiler):
+    trainer = _trainer(batch_norm_in_d, arch=arch, compiler=compiler)
     generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(trainer.discriminator)
     trainer.generator_step(_batch())
     assert all(_moved(generator_before, trainer.generator))
@@ -155,3 +160,45 @@ def test_r1_penalty_changes_d_update():
     penalised.discriminator_step(_batch())
     pairs = zip(plain.discriminator.weights, penalised.discriminator.weights)
     assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in pairs)
+
+
+@pytest.mark.parametrize("batch_norm_in_d", [False, True])
+def test_an_xla_step_computes_what_a_graph_step_computes(batch_norm_in_d):
+    # Plain SGD, so that an update is the gradient itself and not its sign (as in Adam's first steps).
+    graph = _trainer(batch_norm_in_d, compiler="graph", optimizer="sgd")
+    xla = _trainer(batch_norm_in_d, compiler="xla", optimizer="sgd")
+    start = _snapshot(graph.generator) + _snapshot(graph.discriminator)
+    assert all(np.array_equal(a, b) for a, b in zip(start, _snapshot(xla.generator) + _snapshot(xla.discriminator)))
+    graph_metrics, xla_metrics = graph.train_step(_batch()), xla.train_step(_batch())
+    for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+        assert xla_metrics[name] == pytest.approx(graph_metrics[name], rel=1e-4, abs=1e-5)
+    for model in ("generator", "discriminator"):
+        after_graph, after_xla = getattr(graph, model).weights, getattr(xla, model).weights
+        for before, a, b in zip(start, after_graph, after_xla):
+            assert not np.array_equal(before, a.numpy()) or np.array_equal(before, b.numpy())
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+        start = start[len(after_graph) :]
+
+
+def test_an_unknown_compiler_is_refused():
+    generator, discriminator = build_generator(16, 1, LATENT, 4), build_discriminator(16, 1, 4)
+    optimizers = [make_optimizer("adam", 1e-3) for _ in range(2)]
+    with pytest.raises(ValueError, match="xla"):
+        GanTrainer(generator, discriminator, *optimizers, compiler="jit")
+
+
+def test_auto_compiles_with_xla_only_a_float32_step_on_one_cpu():
+    assert choose_compiler("auto", "float32", replicas=1, on_gpu=False) == "xla"
+    assert choose_compiler("auto", "bfloat16", replicas=1, on_gpu=False) == "graph"
+    assert choose_compiler("auto", "float32", replicas=2, on_gpu=False) == "graph"
+    assert choose_compiler("auto", "float32", replicas=1, on_gpu=True) == "graph"
+    assert choose_compiler("graph", "float32", replicas=1, on_gpu=False) == "graph"
+    assert choose_compiler("xla", "bfloat16", replicas=1, on_gpu=True) == "xla"
+    # The seed architecture's max pooling has no deterministic XLA gradient.
+    assert choose_compiler("auto", "float32", replicas=1, on_gpu=False, arch="seed", deterministic=True) == "graph"
+    assert choose_compiler("auto", "float32", replicas=1, on_gpu=False, arch="seed") == "xla"
+    assert choose_compiler("auto", "float32", replicas=1, on_gpu=False, arch="dcgan", deterministic=True) == "xla"
+    with pytest.raises(OptionError, match="--compile graph"):
+        choose_compiler("xla", "float32", replicas=1, on_gpu=False, arch="seed", deterministic=True)
+    with pytest.raises(OptionError, match="--compile xla"):
+        choose_compiler("xla", "float32", replicas=2, on_gpu=False)

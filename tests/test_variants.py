@@ -14,7 +14,7 @@ from kgan.gan.ema import make_ema, ramped_decay, update_ema
 from kgan.gan.losses import AdversarialLoss, gradient_penalty
 from kgan.gan.models import build_discriminator, build_generator
 from kgan.gan.step import GanSetup, GanTrainer, make_optimizer
-from tests.conftest import TINY_TRAIN_ARGS, make_folder
+from tests.conftest import TINY_DEFAULT_ARGS, make_folder
 
 keras = keras_module()
 tf = tensorflow_module()
@@ -199,7 +199,7 @@ def test_unknown_augmentation_is_refused():
 
 # Through the command line, on tiny folders.
 
-FAMILY_ARGS = [*TINY_TRAIN_ARGS, "--seed", "4", "--checkpoint-every", "2", "--steps", "2", "--precision", "float32"]
+FAMILY_ARGS = [*TINY_DEFAULT_ARGS, "--seed", "4", "--checkpoint-every", "2", "--steps", "2", "--precision", "float32"]
 
 
 @pytest.fixture(scope="module")

@@ -14,3 +14,6 @@ LOSSES = ("bce", "wgan-gp", "hinge", "relativistic")
 OPTIMIZERS = ("adam", "sgd")
 # What normalises D's hidden layers: nothing (the first wave's default) or batch norm (DCGAN's paper).
 D_NORMS = ("none", "batch")
+# Architectures whose step XLA cannot make repeatable (--seed): the seed's max pooling has no
+# deterministic XLA gradient, so their seeded runs compile a graph.
+NOT_DETERMINISTIC_IN_XLA = ("seed",)

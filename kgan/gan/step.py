@@ -18,8 +18,8 @@ with the same frozen-D rule instead of going through the Sequential model.
 The variants are separate pieces passed in a ``GanSetup``: the adversarial
 loss (kgan.gan.losses), what G and D get besides noise (kgan.gan.conditions), the
 augmentation (kgan.gan.augment) and the moving average of G (kgan.gan.ema). Every step
-is traced into one TensorFlow graph and run once per replica under a
-tf.distribute strategy.
+is traced into one TensorFlow graph, compiled by XLA when the trainer is told
+to, and run once per replica under a tf.distribute strategy.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class GanTrainer:
     """Holds G, D, the combined model and their optimizers, and updates them.
 
     Models, optimizers and the EMA must have been created inside
-    ``strategy.scope()`` when a strategy is given.
+    ``strategy.scope()`` when a strategy is given. ``compiler`` is "graph" or
+    "xla" (one device only; see ``kgan.backend.choose_compiler``).
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class GanTrainer:
         setup: GanSetup | None = None,
         strategy: Any = None,
         ema: keras.Model | None = None,
+        compiler: str = "graph",
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -108,6 +110,9 @@ class GanTrainer:
             raise ValueError("an EMA model goes with ema_decay, and only with it")
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = int(self.strategy.num_replicas_in_sync)
+        if compiler not in ("graph", "xla") or (compiler == "xla" and self.replicas > 1):
+            raise ValueError(f"compiler {compiler!r}: use 'graph', or 'xla' on one device")
+        self.compiler = compiler
         condition = self.setup.condition
         # G's output goes straight into D unless labels or augmentation come between.
         self.through_combined = not self.setup.augment and condition.discriminator_channels == 0
@@ -121,10 +126,11 @@ class GanTrainer:
                     model.compile(optimizer=optimizer)
                 if not optimizer.built:
                     optimizer.build(model.trainable_variables)
+        jit = compiler == "xla"
         self._compiled = {
-            "discriminator": tf.function(self._distributed(self._critic_steps)),
-            "generator": tf.function(self._distributed(self._generator_step, updates_ema=True)),
-            "both": tf.function(self._distributed(self._train_step, updates_ema=True)),
+            "discriminator": tf.function(self._distributed(self._critic_steps), jit_compile=jit),
+            "generator": tf.function(self._distributed(self._generator_step, updates_ema=True), jit_compile=jit),
+            "both": tf.function(self._distributed(self._train_step, updates_ema=True), jit_compile=jit),
         }
 
     def set_learning_rates(self, generator_rate: float, discriminator_rate: float) -> None:
