@@ -8,7 +8,8 @@ Prints, and writes as JSON (--json, default bench/results/throughput.json):
    after warm-up, with FLOPs per trained image counted from the models, the
    GFLOP/s achieved and the fraction of peak;
 3. kgan's frozen-D trainer against a plain fused step doing the same math,
-   measured alternately (A B A B) so a busy machine hurts both alike;
+   measured alternately (A B A B) so a busy machine hurts both alike; and the
+   default recipe's step (28 px gray, 64 px colour) as a graph and with XLA, A B A B;
 4. `kgan sample -n 64` and `kgan video --frames 300` wall time from process start;
 5. data preparation images/s for 15,000 JPEG photos of 250x250 pixels to 64 px,
    first (decoding) and second (from the data cache), and the first run's peak memory;
@@ -212,6 +213,52 @@ def trainer_overhead(rounds: int = 6, steps_per_round: int = 10) -> dict:
     return results
 
 
+def default_recipe_trainer(resolution: int, channels: int, compiler: str) -> GanTrainer:
+    """The trainer `kgan train` builds by default for such images on a CPU, float32, with this compiler."""
+    from kgan.gan.augment import parse_policies
+    from kgan.gan.ema import make_ema
+    from kgan.options import AUTO_EMA_DECAY, FAST_ADAM_LEARNING_RATE, default_width
+
+    width = default_width("dcgan", resolution)
+    keras.utils.set_random_seed(0)
+    generator = build_generator(resolution, channels, 100, width)
+    discriminator = build_discriminator(resolution, channels, width, batch_norm=True)
+    # The colour yardstick's 1,569 icons get translation; the gray yardstick's 6,000 images, none.
+    augment = parse_policies("translation" if channels == 3 else None)
+    setup = GanSetup(augment=augment, ema_decay=AUTO_EMA_DECAY)
+    optimizers = [make_optimizer("adam", FAST_ADAM_LEARNING_RATE) for _ in range(2)]
+    return GanTrainer(generator, discriminator, *optimizers, setup, ema=make_ema(generator), compiler=compiler)
+
+
+def compilers(rounds: int = 6, steps_per_round: int = 10, batch: int = 32) -> dict:
+    """Median step time of the default recipe as a graph and with XLA, float32, measured A B A B."""
+    from kgan.gan.batches import BatchOrder, BatchPlan, make_batch
+
+    results = {}
+    for resolution, channels in ((28, 1), (64, 3)):
+        trainers = {name: default_recipe_trainer(resolution, channels, name) for name in ("graph", "xla")}
+        images = np.random.default_rng(0).integers(0, 256, (500, resolution, resolution, channels), dtype=np.uint8)
+        plan = BatchPlan(batch, 100, 0, augment=channels == 3)
+        order = BatchOrder(len(images), batch, 0)
+        batches = [make_batch(images, np.zeros(len(images), int), order, plan, step) for step in range(steps_per_round)]
+        samples: dict[str, list[float]] = {name: [] for name in trainers}
+        for round_index in range(rounds + 1):
+            for name, trainer in trainers.items():
+                times = []
+                for current in batches:
+                    started = time.perf_counter()
+                    trainer.train_step(current)
+                    times.append(time.perf_counter() - started)
+                if round_index:  # the first round compiles and warms up
+                    samples[name].extend(times)
+        medians = {name: statistics.median(times) for name, times in samples.items()}
+        results[f"{resolution}px"] = {
+            **{f"{name}_median_step_seconds": round(value, 4) for name, value in medians.items()},
+            "graph_over_xla": round(medians["graph"] / medians["xla"], 3),
+        }
+    return results
+
+
 # 4. Sample and video wall time.
 
 
@@ -347,7 +394,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "throughput.json")
     parser.add_argument("--photos", type=int, default=15000, help="photos for the data preparation test")
     parser.add_argument("--quality-steps", type=int, default=3000, help="training steps per precision (0: skip)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: train,overhead,commands,data")
+    sections = "train,overhead,compile,commands,data"
+    parser.add_argument("--skip", default="", help=f"comma-separated sections to skip: {sections}")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     report: dict = {"machine": {"cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__}}
@@ -369,6 +417,9 @@ def main() -> None:
     if "overhead" not in skip:
         report["frozen_d_trainer_vs_fused_step"] = trainer_overhead()
         show("frozen-D trainer vs a plain fused step (DCGAN-64, float32)", report["frozen_d_trainer_vs_fused_step"])
+    if "compile" not in skip:
+        report["default_recipe_graph_vs_xla"] = compilers()
+        show("the default recipe's step, graph against XLA (float32, batch 32)", report["default_recipe_graph_vs_xla"])
     with tempfile.TemporaryDirectory(prefix="kgan-bench-") as work:
         if "commands" not in skip:
             report["commands"] = command_wall_times(Path(work))
