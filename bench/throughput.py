@@ -9,7 +9,8 @@ Prints, and writes as JSON (--json, default bench/results/throughput.json):
    GFLOP/s achieved and the fraction of peak;
 3. kgan's frozen-D trainer against a plain fused step doing the same math,
    measured alternately (A B A B) so a busy machine hurts both alike; and the
-   default recipe's step (28 px gray, 64 px colour) as a graph and with XLA, A B A B;
+   default recipe's step (28 px gray, 64 px colour) as a graph and with XLA, and the 28 px step
+   one per call and four per call (--steps-per-execution), each A B A B;
 4. `kgan sample -n 64` and `kgan video --frames 300` wall time from process start;
 5. data preparation images/s for 15,000 JPEG photos of 250x250 pixels to 64 px,
    first (decoding) and second (from the data cache), and the first run's peak memory;
@@ -259,6 +260,39 @@ def compilers(rounds: int = 6, steps_per_round: int = 10, batch: int = 32) -> di
     return results
 
 
+def steps_per_call(rounds: int = 6, groups_per_round: int = 6, per_call: int = 4, batch: int = 32) -> dict:
+    """Median time per step of the default 28 px gray recipe with XLA, one step per call against
+    ``per_call`` steps unrolled in one call (--steps-per-execution), float32, measured A B A B."""
+    from kgan.gan.batches import BatchOrder, BatchPlan, make_batch
+    from kgan.options import FAST_ADAM_LEARNING_RATE
+
+    trainers = {"one": default_recipe_trainer(28, 1, "xla"), "several": default_recipe_trainer(28, 1, "xla")}
+    images = np.random.default_rng(0).integers(0, 256, (500, 28, 28, 1), dtype=np.uint8)
+    plan, order = BatchPlan(batch, 100, 0), BatchOrder(len(images), batch, 0)
+    batches = [make_batch(images, np.zeros(len(images), int), order, plan, step) for step in range(per_call)]
+    rates = np.full((per_call, 2), FAST_ADAM_LEARNING_RATE)
+    samples: dict[str, list[float]] = {name: [] for name in trainers}
+    for round_index in range(rounds + 1):
+        for _ in range(groups_per_round):
+            started = time.perf_counter()
+            for current in batches:
+                trainers["one"].train_step(current)
+            one = (time.perf_counter() - started) / per_call
+            started = time.perf_counter()
+            trainers["several"].train_steps(batches, rates)
+            several = (time.perf_counter() - started) / per_call
+            if round_index:  # the first round compiles and warms up
+                samples["one"].append(one)
+                samples["several"].append(several)
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    return {
+        "steps_per_call": per_call,
+        "one_per_call_median_step_seconds": round(medians["one"], 4),
+        "several_per_call_median_step_seconds": round(medians["several"], 4),
+        "one_over_several": round(medians["one"] / medians["several"], 3),
+    }
+
+
 # 4. Sample and video wall time.
 
 
@@ -420,6 +454,9 @@ def main() -> None:
     if "compile" not in skip:
         report["default_recipe_graph_vs_xla"] = compilers()
         show("the default recipe's step, graph against XLA (float32, batch 32)", report["default_recipe_graph_vs_xla"])
+        report["default_28px_steps_per_call"] = steps_per_call()
+        title = "the default 28 px XLA step, one and four per call (float32, batch 32)"
+        show(title, report["default_28px_steps_per_call"])
     with tempfile.TemporaryDirectory(prefix="kgan-bench-") as work:
         if "commands" not in skip:
             report["commands"] = command_wall_times(Path(work))

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from kgan import __version__
-from kgan.backend import COMPILERS, PRECISIONS
+from kgan.backend import COMPILERS, FUSED_STEPS, FUSED_STEPS_FROM_RUN_STEPS, FUSED_STEPS_UP_TO_PIXELS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
@@ -347,6 +347,15 @@ def cli() -> None:
     default="auto",
     show_default=True,
     help="auto: XLA for float32 on one CPU (a faster step), else a TensorFlow graph.",
+)
+@click.option(
+    "--steps-per-execution",
+    type=AutoInt("N"),
+    default="auto",
+    show_default=True,
+    help=f"Training steps per compiled call (auto: {FUSED_STEPS} for XLA steps of images up to "
+    f"{FUSED_STEPS_UP_TO_PIXELS} px in runs of {FUSED_STEPS_FROM_RUN_STEPS:,} steps or a budget in minutes, where "
+    "the call's own cost weighs; else 1).",
 )
 @click.option(
     "--strategy",

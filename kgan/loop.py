@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from kgan.errors import RunError, TrainingDiverged
 from kgan.gan.batches import BatchPlan, Prefetcher
 from kgan.options import TrainOptions
@@ -43,17 +45,6 @@ class TrainResult:
     checkpoint: Path
     elapsed_seconds: float
     stopped_early: bool
-
-
-def budget_steps(options: TrainOptions, image_count: int) -> int | None:
-    """The step the run ends at from --steps and --epochs (None: only --minutes limits it)."""
-    limits = []
-    if options.steps is not None:
-        limits.append(options.steps)
-    if options.epochs is not None:
-        images_per_step = options.batch_size * (options.critic_steps or 1)
-        limits.append(max(1, math.ceil(options.epochs * image_count / images_per_step)))
-    return min(limits) if limits else None
 
 
 def cooldown_factor(cooldown: float, step: int, total_steps: int | None, seconds: float, deadline: float) -> float:
@@ -91,7 +82,7 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     options, trainer, image_count = session.options, session.trainer, len(session.folder.images)
 
     # Budget and clock: the budget counts the whole run, the clock goes on from the checkpoint.
-    total_steps = budget_steps(options, image_count)
+    total_steps = options.budget_steps(image_count)
     deadline = options.minutes * 60 if options.minutes is not None else math.inf
     started = time.monotonic()
     step_times: deque[float] = deque(maxlen=RATE_WINDOW_STEPS)
@@ -105,6 +96,30 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
 
     def checkpoint_due(step: int, seconds_since: float) -> bool:
         return bool(every_steps and step % every_steps == 0) or bool(every_seconds and seconds_since >= every_seconds)
+
+    def learning_rates(step: int) -> tuple[float, float]:
+        factor = 1.0
+        if options.lr_cooldown:
+            # Workers' clocks differ, so a multi-worker run cools down by its step budget alone.
+            clock = (0.0, math.inf) if session.multiworker else (elapsed(), deadline)
+            factor = cooldown_factor(options.lr_cooldown, step, total_steps, *clock)
+        return options.generator_lr * factor, options.discriminator_lr * factor
+
+    # Several steps per compiled call where they fit between the step cadences and the budget, so that
+    # samples, checkpoints and evaluations fall on the same steps, and a run makes the same calls
+    # whether or not it was resumed.
+    per_call = session.steps_per_execution
+    cadences = [options.sample_every, every_steps, options.eval_every if session.evaluator is not None else None]
+    cadences = [every for every in cadences if every]
+
+    def steps_in_next_call() -> int:
+        step = session.step
+        if per_call == 1 or step % per_call:
+            return 1
+        room = min(every - step % every for every in cadences)
+        if total_steps is not None:
+            room = min(room, total_steps - step)
+        return per_call if room >= per_call else 1
 
     # Batches: prepared a few steps ahead on a thread, each a function of the seed and the step.
     plan = BatchPlan(
@@ -123,41 +138,47 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
         while total_steps is None or session.step < total_steps:
             if elapsed() >= deadline and not session.multiworker:
                 break
-            step_started = time.monotonic()
-            if options.lr_cooldown:
-                # Workers' clocks differ, so a multi-worker run cools down by its step budget alone.
-                clock = (0.0, math.inf) if session.multiworker else (elapsed(), deadline)
-                factor = cooldown_factor(options.lr_cooldown, session.step, total_steps, *clock)
-                trainer.set_learning_rates(options.generator_lr * factor, options.discriminator_lr * factor)
-            batch = prefetcher.get(session.step)
-            # Every process votes; all stop after the step in which any voted to.
-            wants_to_stop = stop_requested() or elapsed() >= deadline
-            metrics = trainer.train_step(batch, stop_vote=wants_to_stop)
-            session.step += 1
-            session.images_seen += plan.images_per_step
-            step_times.append(time.monotonic() - step_started)
+            call_started = time.monotonic()
+            steps = range(session.step, session.step + steps_in_next_call())
+            if len(steps) == 1:
+                if options.lr_cooldown:
+                    trainer.set_learning_rates(*learning_rates(session.step))
+                batch = prefetcher.get(session.step)
+                # Every process votes; all stop after the step in which any voted to.
+                wants_to_stop = stop_requested() or elapsed() >= deadline
+                results = [trainer.train_step(batch, stop_vote=wants_to_stop)]
+            else:
+                rates = np.array([learning_rates(step) for step in steps], dtype=np.float32)
+                results = trainer.train_steps([prefetcher.get(step) for step in steps], rates)
+                # One device: a stop asked for during the call stops after it.
+                results[-1]["stop"] = float(stop_requested() or elapsed() >= deadline)
+            seconds_per_step = (time.monotonic() - call_started) / len(steps)
 
-            # Report and log the step; a NaN stops here, before anything is saved from it.
-            status = TrainStatus(
-                step=session.step,
-                total_steps=total_steps,
-                epoch=session.images_seen / image_count,
-                d_loss=metrics["d_loss"],
-                g_loss=metrics["g_loss"],
-                d_real=metrics["d_real"],
-                d_fake=metrics["d_fake"],
-                images_per_second=plan.images_per_step * len(step_times) / max(sum(step_times), 1e-9),
-                elapsed_seconds=elapsed(),
-                extras={name: metrics[name] for name in EXTRA_METRICS if name in metrics},
-                augment=options.augment or "",
-            )
-            recorder.step_done(status)
-            if not all_finite(metrics):
-                recorder.flush()
-                _raise_diverged(session)
-            reporter.status(status)
+            # Report and log each step; a NaN stops there, before anything is saved from it.
+            for metrics in results:
+                session.step += 1
+                session.images_seen += plan.images_per_step
+                step_times.append(seconds_per_step)
+                status = TrainStatus(
+                    step=session.step,
+                    total_steps=total_steps,
+                    epoch=session.images_seen / image_count,
+                    d_loss=metrics["d_loss"],
+                    g_loss=metrics["g_loss"],
+                    d_real=metrics["d_real"],
+                    d_fake=metrics["d_fake"],
+                    images_per_second=plan.images_per_step * len(step_times) / max(sum(step_times), 1e-9),
+                    elapsed_seconds=elapsed(),
+                    extras={name: metrics[name] for name in EXTRA_METRICS if name in metrics},
+                    augment=options.augment or "",
+                )
+                recorder.step_done(status)
+                if not all_finite(metrics):
+                    recorder.flush()
+                    _raise_diverged(session)
+                reporter.status(status)
 
-            # Samples, checkpoints and evaluations at their cadence.
+            # Samples, checkpoints and evaluations at their cadence (a call never runs past one).
             if session.step % options.sample_every == 0:
                 recorder.sample_grid()
             if checkpoint_due(session.step, elapsed() - last_checkpoint_at):
@@ -166,7 +187,7 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
             if session.evaluator is not None and session.step % options.eval_every == 0:
                 reporter.message(recorder.evaluate().summary())
 
-            if metrics["stop"] > 0:
+            if results[-1]["stop"] > 0:
                 stopped_early = elapsed() < deadline
                 break
 

@@ -13,6 +13,7 @@ Defaults that depend on other options are filled in ``validate``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -117,6 +118,8 @@ class TrainOptions:
     precision: str = "auto"
     # How a step is compiled: changing it changes only the last bits of the arithmetic. Older runs ran graphs.
     compiler: str = _changeable(AUTO, flag="--compile", in_older_runs="graph")
+    # Training steps per compiled call; None: chosen for the step's size (kgan.backend.choose_steps_per_execution).
+    steps_per_execution: int | None = _changeable()
     strategy: str = _changeable("none")
     cache_dir: Path | None = _changeable()  # None: $KGAN_CACHE_DIR or ~/.cache/kgan
     no_cache: bool = _changeable(False)
@@ -196,6 +199,8 @@ class TrainOptions:
             raise OptionError(f"--seed must be between 0 and {2**32 - 1}, not {self.seed}")
         _choice("--precision", self.precision, PRECISIONS)
         _choice("--compile", self.compiler, COMPILERS)
+        if self.steps_per_execution is not None:
+            _positive("--steps-per-execution", self.steps_per_execution)
         _choice("--strategy", self.strategy, STRATEGIES)
 
     def _validate_model(self) -> None:
@@ -316,6 +321,16 @@ class TrainOptions:
             size = f"{image_count:,} images" + (f", more than {limit:,}" if self.augment is None else "")
             reasons["augment"] = f"auto -> {self.augment or 'off'} ({size})"
         return reasons
+
+    def budget_steps(self, image_count: int) -> int | None:
+        """The step the run ends at from --steps and --epochs (None: only --minutes limits it)."""
+        limits = []
+        if self.steps is not None:
+            limits.append(self.steps)
+        if self.epochs is not None:
+            images_per_step = self.batch_size * (self.critic_steps or 1)
+            limits.append(max(1, math.ceil(self.epochs * image_count / images_per_step)))
+        return min(limits) if limits else None
 
     def _learning_rates_follow_resolution(self) -> bool:
         """True while a default Adam learning rate (not WGAN-GP's) is still to be chosen."""

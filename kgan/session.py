@@ -14,6 +14,7 @@ tests/test_house.py checks both.
 
 from __future__ import annotations
 
+import math
 import secrets
 import tempfile
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ class Session:
     scratch: Path | None = None
     # The feature model for FID and KID every --eval-every steps (on the chief only).
     evaluator: Any = None
+    # Training steps per compiled call (see kgan.backend.choose_steps_per_execution).
+    steps_per_execution: int = 1
 
     @property
     def multiworker(self) -> bool:
@@ -99,6 +102,9 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         replicas, device = distribution.replicas, "a GPU" if distribution.on_gpu else "a CPU"
         place = f"{replicas} replicas" if replicas > 1 else device
         choices["compiler"] = f"auto -> {compiler} ({precision} on {place})"
+    steps_per_execution, why = _steps_per_execution(options, compiler, distribution.replicas, folder)
+    if options.steps_per_execution is None:
+        choices["steps_per_execution"] = f"auto -> {steps_per_execution} ({why})"
     for option, reason in choices.items():
         reporter.message(f"{option}: {reason}")
     check_batch_split(options.batch_size, distribution.replicas)
@@ -107,7 +113,8 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
     else:
         run, scratch = _scratch_run()
-    config = _config(options, folder, seed, precision, compiler, distribution, condition, labels)
+    runtime = {"compiler": compiler, "steps_per_execution": steps_per_execution}
+    config = _config(options, folder, seed, precision, runtime, distribution, condition, labels)
     write_json_atomic(run.config_path, {**config, "choices": choices})
     write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
     fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
@@ -123,7 +130,7 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     )
     return Session(
         run, options, folder, trainer, seed, fixed_noise, distribution, labels, condition,
-        scratch=scratch, evaluator=evaluator,
+        scratch=scratch, evaluator=evaluator, steps_per_execution=steps_per_execution,
     )  # fmt: skip
 
 
@@ -169,9 +176,12 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
             generator, discriminator, generator.optimizer, discriminator.optimizer,
             gan_setup(options, condition), distribution.strategy, ema, compiler,
         )  # fmt: skip
+    steps_per_execution, why = _steps_per_execution(options, compiler, distribution.replicas, folder)
+    if options.steps_per_execution is None:
+        reporter.message(f"steps_per_execution: auto -> {steps_per_execution} ({why})")
     session = Session(
         writes_to, options, folder, trainer, config.seed, fixed_noise, distribution, labels, condition,
-        scratch=scratch, evaluator=evaluator,
+        scratch=scratch, evaluator=evaluator, steps_per_execution=steps_per_execution,
     )  # fmt: skip
     if state is not None:
         session.step, session.images_seen, session.elapsed_before = state.step, state.images_seen, state.elapsed_seconds
@@ -183,6 +193,11 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
             {"at_step": session.step, "at": _now(), "options": options.to_json(), "kgan_version": __version__}
         )
         document["options"] = options.to_json()
+        # How this stretch runs: --compile, --steps-per-execution and --strategy may change on resume.
+        document["runtime"] = {
+            "strategy": distribution.name, "replicas": distribution.replicas,
+            "compiler": compiler, "steps_per_execution": steps_per_execution,
+        }  # fmt: skip
         write_json_atomic(run.config_path, document)
     return session
 
@@ -237,6 +252,26 @@ def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any
     steps = "XLA" if compiler == "xla" else "graph"
     reporter.message(f"running on {backend.describe_devices()}, {precision}, {steps} steps, {distribution.describe()}")
     return distribution, precision, compiler, evaluator
+
+
+def _steps_per_execution(options: TrainOptions, compiler: str, replicas: int, folder: ImageFolder) -> tuple[int, str]:
+    """Training steps per compiled call, and why (for --steps-per-execution auto)."""
+    from kgan import backend
+
+    budget = options.budget_steps(len(folder.files))
+    run_steps = math.inf if budget is None else budget
+    chosen = backend.choose_steps_per_execution(
+        options.steps_per_execution, compiler, replicas, folder.resolution, run_steps
+    )
+    if compiler != "xla" or replicas > 1:
+        why = "XLA steps on one device only"
+    elif folder.resolution > backend.FUSED_STEPS_UP_TO_PIXELS:
+        why = f"{folder.resolution} px: the step's arithmetic outweighs the call's own cost"
+    elif run_steps < backend.FUSED_STEPS_FROM_RUN_STEPS:
+        why = f"{budget:,} steps: too few to repay compiling several steps"
+    else:
+        why = f"XLA steps of {folder.resolution} px images: the call's own cost weighs"
+    return chosen, why
 
 
 def _make_evaluator(options: TrainOptions, distribution: Any) -> Any:
@@ -319,7 +354,7 @@ def _config(
     folder: ImageFolder,
     seed: int,
     precision: str,
-    compiler: str,
+    runtime: dict[str, Any],
     distribution: Any,
     condition: Condition,
     labels: np.ndarray,
@@ -346,7 +381,7 @@ def _config(
             "ema": options.ema is not None,
             "loss": options.loss,
         },
-        "runtime": {"strategy": distribution.name, "replicas": distribution.replicas, "compiler": compiler},
+        "runtime": {"strategy": distribution.name, "replicas": distribution.replicas, **runtime},
         "data": {
             "path": str(Path(options.data_dir).resolve()),
             "fingerprint": folder.fingerprint,

@@ -144,6 +144,7 @@ def test_status_lines_show_step_losses_speed_and_elapsed_time(tmp_path, run_cli)
         (["train", "{tmp}/empty"], "holds no files"),
         (["train", "{tmp}/text"], "no usable images"),
         (["train", "{tmp}/text", "--resolution", "30"], "--resolution 30 is not supported"),
+        (["train", "{tmp}/text", "--steps-per-execution", "0"], "--steps-per-execution"),
         (["sample", "-n", "0"], "-n"),
         (["video", "--frames", "0"], "--frames"),
         (["sample", "--runs-dir", "{tmp}/runs"], "no trained run"),

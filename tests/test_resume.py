@@ -58,6 +58,31 @@ def test_resumed_run_ends_with_the_same_weights_as_a_straight_one(folder, tmp_pa
     assert config["resumed"][0]["at_step"] == 3 and config["options"]["steps"] == 6
 
 
+def test_several_steps_per_call_train_sample_and_checkpoint_as_one_step_per_call(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    # Samples every 2 steps and checkpoints every 3 (TINY_TRAIN_ARGS): calls of 2 steps run only where they fit
+    # before the next of either and before the budget's end, single steps elsewhere; the cooldown changes the
+    # learning rates at every step.
+    for name, per_call in (("single", 1), ("pairs", 2)):
+        argv = ["train", folder, "--steps", 7, "--runs-dir", runs, "--name", name, "--steps-per-execution", per_call]
+        code, _, err = run_cli(*argv, *TINY_TRAIN_ARGS, "--seed", 11)
+        assert code == 0, err
+    single, single_state = _weights(runs / "single" / "checkpoints" / "step-000007")
+    pairs, pairs_state = _weights(runs / "pairs" / "checkpoints" / "step-000007")
+    for a, b in zip(single, pairs):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert single_state.images_seen == pairs_state.images_seen == 7 * 8
+    assert [record["step"] for record in _losses(runs / "pairs")] == list(range(1, 8))
+    for record, expected in zip(_losses(runs / "pairs"), _losses(runs / "single")):
+        assert record["d_loss"] == pytest.approx(expected["d_loss"], abs=1e-5)
+    for what in ("samples", "checkpoints"):
+        assert sorted(p.name for p in (runs / "pairs" / what).iterdir()) == sorted(
+            p.name for p in (runs / "single" / what).iterdir()
+        )
+    config = json.loads((runs / "pairs" / "config.json").read_text())
+    assert config["runtime"]["steps_per_execution"] == 2 and config["options"]["steps_per_execution"] == 2
+
+
 def test_budgets_count_the_whole_run(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
     assert run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *ARGS)[0] == 0
@@ -223,3 +248,5 @@ def test_an_older_run_resumes_as_the_graph_it_was_trained_as_and_the_compiler_ma
     code, out, err = run_cli("train", "--resume", finished_run, "--steps", 4, "--compile", "xla")
     assert code == 0, err
     assert "XLA steps" in out
+    # config.json says how the latest stretch ran.
+    assert json.loads((finished_run / "config.json").read_text())["runtime"]["compiler"] == "xla"

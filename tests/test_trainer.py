@@ -1,11 +1,14 @@
 """The frozen-discriminator trainer: who moves on which step, and D's output in both steps."""
 
+import math
+
 import numpy as np
 import pytest
 
-from kgan.backend import choose_compiler, keras_module
+from kgan.backend import choose_compiler, choose_steps_per_execution, keras_module
 from kgan.errors import OptionError
 from kgan.gan.batches import plain_batch
+from kgan.gan.ema import make_ema
 from kgan.gan.losses import AdversarialLoss
 from kgan.gan.models import build_discriminator, build_generator
 from kgan.gan.step import GanSetup, GanTrainer, make_optimizer
@@ -26,13 +29,15 @@ def _trainer(
     loss: str = "bce",
     compiler: str = "graph",
     optimizer: str = "adam",
+    ema_decay: float | None = None,
 ) -> GanTrainer:
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
     discriminator = build_discriminator(16, 1, 4, arch, batch_norm=batch_norm_in_d)
-    setup = GanSetup(loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1)
+    setup = GanSetup(loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1, ema_decay=ema_decay)
     optimizers = [make_optimizer(optimizer, learning_rate) for _ in range(2)]
-    return GanTrainer(generator, discriminator, *optimizers, setup, compiler=compiler)
+    ema = make_ema(generator) if ema_decay is not None else None
+    return GanTrainer(generator, discriminator, *optimizers, setup, ema=ema, compiler=compiler)
 
 
 def _batch(seed: int = 0):
@@ -202,3 +207,39 @@ def test_auto_compiles_with_xla_only_a_float32_step_on_one_cpu():
         choose_compiler("xla", "float32", replicas=1, on_gpu=False, arch="seed", deterministic=True)
     with pytest.raises(OptionError, match="--compile xla"):
         choose_compiler("xla", "float32", replicas=2, on_gpu=False)
+
+
+@pytest.mark.parametrize("compiler", ["graph", "xla"])
+def test_steps_run_several_to_a_call_compute_what_they_compute_one_by_one(compiler):
+    # Plain SGD, so that an update is the gradient itself; each step brings its own learning rates.
+    one_by_one = _trainer(True, compiler=compiler, optimizer="sgd", ema_decay=0.5)
+    together = _trainer(True, compiler=compiler, optimizer="sgd", ema_decay=0.5)
+    batches, rates = [_batch(0), _batch(1), _batch(2)], np.array([[1e-2, 2e-2], [5e-3, 1e-3], [2e-3, 4e-3]])
+    expected = []
+    for batch, (generator_rate, discriminator_rate) in zip(batches, rates):
+        one_by_one.set_learning_rates(generator_rate, discriminator_rate)
+        expected.append(one_by_one.train_step(batch))
+    got = together.train_steps(batches, rates)
+    assert len(got) == 3
+    for mine, theirs in zip(got, expected):
+        for name in ("d_loss", "g_loss", "d_real", "d_fake", "stop"):
+            assert mine[name] == pytest.approx(theirs[name], rel=1e-4, abs=1e-5)
+    for model in ("generator", "discriminator", "ema"):
+        for a, b in zip(getattr(one_by_one, model).weights, getattr(together, model).weights):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+    assert float(together.discriminator_optimizer.learning_rate.numpy()) == pytest.approx(4e-3)
+    assert int(together.generator_optimizer.iterations.numpy()) == 3
+    with pytest.raises(ValueError, match="learning_rates"):
+        together.train_steps(batches, rates[:2])
+
+
+def test_auto_runs_several_steps_per_call_only_for_small_xla_steps_in_long_runs():
+    assert choose_steps_per_execution(None, "xla", 1, 28, math.inf) == 4
+    assert choose_steps_per_execution(None, "xla", 1, 32, 2000) == 4
+    assert choose_steps_per_execution(None, "xla", 1, 28, 1999) == 1  # too short to repay compiling
+    assert choose_steps_per_execution(None, "xla", 1, 64, math.inf) == 1  # the arithmetic outweighs the call
+    assert choose_steps_per_execution(None, "graph", 1, 28, math.inf) == 1
+    assert choose_steps_per_execution(None, "xla", 2, 28, math.inf) == 1
+    assert choose_steps_per_execution(3, "graph", 1, 64, 10) == 3
+    with pytest.raises(OptionError, match="--strategy"):
+        choose_steps_per_execution(2, "graph", 2, 28, math.inf)

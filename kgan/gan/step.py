@@ -132,6 +132,7 @@ class GanTrainer:
             "generator": tf.function(self._distributed(self._generator_step, updates_ema=True), jit_compile=jit),
             "both": tf.function(self._distributed(self._train_step, updates_ema=True), jit_compile=jit),
         }
+        self._fused = tf.function(self._unrolled_steps, jit_compile=jit)
 
     def set_learning_rates(self, generator_rate: float, discriminator_rate: float) -> None:
         """Set both optimizers' learning rates (read by the compiled steps at each call)."""
@@ -157,6 +158,24 @@ class GanTrainer:
         """
         vote = np.full((len(batch.generator_noise),), float(stop_vote), dtype=np.float32)
         return self._run("both", *self._critic_inputs(batch), *self._generator_inputs(batch), vote)
+
+    def train_steps(self, batches: list[Batch], learning_rates: np.ndarray) -> list[dict[str, float]]:
+        """Several steps in one compiled call, one device only: step k sets the rates
+        ``learning_rates[k]`` (G's, D's), then runs as ``train_step`` would.
+
+        The steps are unrolled in one program, which XLA compiles once per number
+        of steps; for a small network the call's fixed cost is then paid once for
+        all of them (see ``kgan.backend.choose_steps_per_execution``).
+        """
+        if self.replicas > 1:
+            raise ValueError("several steps per call run on one device only")
+        if np.shape(learning_rates) != (len(batches), 2):
+            raise ValueError(f"learning_rates must be ({len(batches)}, 2), not {np.shape(learning_rates)}")
+        per_step = [(*self._critic_inputs(batch), *self._generator_inputs(batch)) for batch in batches]
+        stacked = [np.stack(arrays) for arrays in zip(*per_step)]
+        metrics = self._fused(np.asarray(learning_rates, dtype=np.float32), *stacked)
+        values = {key: keras.ops.convert_to_numpy(value) for key, value in metrics.items()}
+        return [{key: float(value[k]) for key, value in values.items()} for k in range(len(batches))]
 
     def generate(self, noise_and_codes: np.ndarray) -> np.ndarray:
         """Images in [-1, 1] in inference mode, from G's EMA when there is one."""
@@ -378,6 +397,19 @@ class GanTrainer:
         for variable, value in zip(self.generator.non_trainable_variables, new_state):
             variable.assign(value)
         return {"g_loss": loss, "d_fake_in_g_step": self._mean(setup.loss.real_probability(scores))}
+
+    def _unrolled_steps(self, learning_rates: Any, *stacked: Any) -> dict[str, Any]:
+        """Steps one after another (one device), their inputs stacked on a first axis; metrics stacked alike."""
+        per_step = []
+        no_vote = ops.zeros((stacked[0].shape[1],), "float32")  # the batch size: no stop votes on one device
+        for k in range(learning_rates.shape[0]):  # unrolled: a loop inside XLA ran each step several times slower
+            self.generator_optimizer.learning_rate.assign(learning_rates[k, 0])
+            self.discriminator_optimizer.learning_rate.assign(learning_rates[k, 1])
+            metrics = self._train_step(*[inputs[k] for inputs in stacked], no_vote)
+            if self.ema is not None:
+                update_ema(self.ema, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
+            per_step.append(metrics)
+        return {name: ops.stack([ops.cast(metrics[name], "float32") for metrics in per_step]) for name in per_step[0]}
 
     def _train_step(self, *inputs: Any) -> dict[str, Any]:
         *critic_inputs, noise, codes, augment_params, real_images, real_codes, stop_vote = inputs
