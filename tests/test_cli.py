@@ -320,7 +320,7 @@ def test_augmentation_follows_the_folder_size_and_says_why(run_cli):
 def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
     from kgan.options import default_width, describe_auto_widths
 
-    assert [default_width("dcgan", side) for side in (28, 32, 64, 128, 256)] == [32, 32, 16, 16, 8]
-    assert describe_auto_widths() == "32 up to 32 px, 16 up to 128 px, 8 above"
+    assert [default_width("dcgan", side) for side in (28, 32, 64, 128, 256)] == [48, 48, 16, 16, 8]
+    assert describe_auto_widths() == "48 up to 32 px, 16 up to 128 px, 8 above"
     code, out, _ = run_cli("train", "--help")
-    assert code == 0 and "32 up to 32 px, 16 up to 128 px, 8" in " ".join(out.split())
+    assert code == 0 and "48 up to 32 px, 16 up to 128 px, 8" in " ".join(out.split())
