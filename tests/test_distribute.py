@@ -59,7 +59,7 @@ def test_two_logical_cpus_match_one_device_on_the_same_global_batch(single_devic
     assert "mirrored strategy (2 replicas)" in out
     config = json.loads((tmp_path / "mirrored" / "config.json").read_text())
     # Replicas run graph steps; one device runs XLA steps (--compile auto, float32, a CPU).
-    assert config["runtime"] == {"strategy": "mirrored", "replicas": 2, "compiler": "graph"}
+    assert config["runtime"] == {"strategy": "mirrored", "replicas": 2, "compiler": "graph", "steps_per_execution": 1}
     assert json.loads((single / "config.json").read_text())["runtime"]["compiler"] == "xla"
     _assert_close(_weights(single), _weights(tmp_path / "mirrored"))
 
@@ -94,7 +94,12 @@ def test_two_workers_train_together_and_only_the_chief_writes(single_device_run,
         assert process.returncode == 0, err
     assert [p.name for p in runs.iterdir()] == ["together"]
     config = json.loads((runs / "together" / "config.json").read_text())
-    assert config["runtime"] == {"strategy": "multiworker", "replicas": 2, "compiler": "graph"}
+    assert config["runtime"] == {
+        "strategy": "multiworker",
+        "replicas": 2,
+        "compiler": "graph",
+        "steps_per_execution": 1,
+    }
     assert list(scratch.iterdir()) == []  # the worker's scratch run was removed
     _assert_close(_weights(single), _weights(runs / "together"))
 
