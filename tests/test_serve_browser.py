@@ -146,6 +146,8 @@ def test_the_explorer_draws_a_grid_a_walk_and_a_projection(page, site, tmp_path)
     page.fill("#seed", "7")
     page.select_option("#count", "16")
     page.locator("#seed").dispatch_event("change")
+    # Each change draws; wait for the last drawing, or a click may land on a grid that is being replaced.
+    sync_api.expect(page.locator("#grid")).to_have_attribute("aria-busy", "false")
     grid = page.locator("#grid img")
     sync_api.expect(grid).to_have_count(16)
     sync_api.expect(page.locator("#grid-command")).to_contain_text("--seed 7 -n 16")
