@@ -113,8 +113,8 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
         run = create_run(options.runs_dir, options.name, name_hint=_name_hint(options.data_dir))
     else:
         run, scratch = _scratch_run()
-    runtime = {"compiler": compiler, "steps_per_execution": steps_per_execution}
-    config = _config(options, folder, seed, precision, runtime, distribution, condition, labels)
+    runtime = _runtime(distribution, compiler, steps_per_execution)
+    config = _config(options, folder, seed, precision, runtime, condition, labels)
     write_json_atomic(run.config_path, {**config, "choices": choices})
     write_json_atomic(run.skipped_path, [vars(item) for item in folder.skipped])
     fixed_noise = sample_noise(seed, SAMPLE_GRID_SIZE, options.latent_dim, condition)
@@ -194,10 +194,7 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
         )
         document["options"] = options.to_json()
         # How this stretch runs: --compile, --steps-per-execution and --strategy may change on resume.
-        document["runtime"] = {
-            "strategy": distribution.name, "replicas": distribution.replicas,
-            "compiler": compiler, "steps_per_execution": steps_per_execution,
-        }  # fmt: skip
+        document["runtime"] = _runtime(distribution, compiler, steps_per_execution)
         write_json_atomic(run.config_path, document)
     return session
 
@@ -252,6 +249,14 @@ def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any
     steps = "XLA" if compiler == "xla" else "graph"
     reporter.message(f"running on {backend.describe_devices()}, {precision}, {steps} steps, {distribution.describe()}")
     return distribution, precision, compiler, evaluator
+
+
+def _runtime(distribution: Any, compiler: str, steps_per_execution: int) -> dict[str, Any]:
+    """config.json's "runtime": how the latest stretch of the run trains (may change on resume)."""
+    return {
+        "strategy": distribution.name, "replicas": distribution.replicas,
+        "compiler": compiler, "steps_per_execution": steps_per_execution,
+    }  # fmt: skip
 
 
 def _steps_per_execution(options: TrainOptions, compiler: str, replicas: int, folder: ImageFolder) -> tuple[int, str]:
@@ -355,7 +360,6 @@ def _config(
     seed: int,
     precision: str,
     runtime: dict[str, Any],
-    distribution: Any,
     condition: Condition,
     labels: np.ndarray,
 ) -> dict[str, Any]:
@@ -381,7 +385,7 @@ def _config(
             "ema": options.ema is not None,
             "loss": options.loss,
         },
-        "runtime": {"strategy": distribution.name, "replicas": distribution.replicas, **runtime},
+        "runtime": runtime,
         "data": {
             "path": str(Path(options.data_dir).resolve()),
             "fingerprint": folder.fingerprint,
