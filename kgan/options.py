@@ -29,19 +29,20 @@ from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.images.resolution import plan_resolution, supported_resolutions
 
 DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
-# Adam with the GAN losses other than WGAN-GP, at up to 64 px: with the narrow widths below and
+# Adam with the GAN losses other than WGAN-GP, up to 128 px: with the narrow widths below and
 # batch 32, 2e-3 beat 1e-3 at equal minutes on both of issue 12's yardsticks (4 minutes: Fréchet
 # distance 192 against 220 gray, 235 against 244 colour; 1e-3 had beaten 5e-4, and 5e-4 DCGAN's
-# 2e-4, before); larger images keep 2e-4.
-FAST_ADAM_LEARNING_RATE, FAST_ADAM_UP_TO_PIXELS = 2e-3, 64
+# 2e-4, before); at 128 px, with width 8 and batch 32, it drew varied shapes where 2e-4 with
+# width 16 and batch 64 collapsed (see WIDTH_BY_RESOLUTION). Larger images keep 2e-4.
+FAST_ADAM_LEARNING_RATE, FAST_ADAM_UP_TO_PIXELS = 2e-3, 128
 DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
 DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
 DEFAULT_STEPS = 5000
 # --batch-size auto. On a CPU a step's time grows with the batch, so half the batch is twice the
 # steps, and at equal minutes batch 32 drew better pictures than 64 on both of issue 12's
-# yardsticks (28 and 64 px). At 128 px it did not (4 minutes of emoji renders: 424 against 382),
-# and on a GPU a step of a small net takes about as long at 64 as at 32: both keep DCGAN's 64.
-SMALL_BATCH, SMALL_BATCH_UP_TO_PIXELS, DCGAN_BATCH = 32, 64, 64
+# yardsticks (28 and 64 px), and at 128 px with the width and rate below. On a GPU a step of a
+# small net takes about as long at 64 as at 32: it keeps DCGAN's 64.
+SMALL_BATCH, SMALL_BATCH_UP_TO_PIXELS, DCGAN_BATCH = 32, 128, 64
 # A checkpoint every 1,000 steps or 10 minutes of training, whichever comes first: a kill loses at most that.
 DEFAULT_CHECKPOINT_EVERY = "1000,10m"
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
@@ -59,8 +60,11 @@ AUTO_D_NORM = "batch"
 # short. Small images get more: once XLA and four steps per call made a 28 px step cheap, 18,000
 # steps of width 32 drew no better than 14,000, and width 48 drew better than 32 in 8 minutes
 # (issue 12's gray yardstick, two runs each: a mean distance of 121.7 against 131.4, the runs
-# 113.5-129.9 against 122.0-140.8), in about 11,000 steps against 18,000.
-WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (128, 16), (10**6, 8))
+# 113.5-129.9 against 122.0-140.8), in about 11,000 steps against 18,000. At 128 px, 8 minutes
+# on a 2-core CPU (936 emoji renders): width 16, batch 64 and Adam 2e-4 made 282 steps and
+# collapsed to one patterned square (distance 342.8); width 8, batch 32 and 2e-3 made 1,310 steps
+# of varied coloured shapes (283.0).
+WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 AUTO_EMA_DECAY = 0.999
 # Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
 # instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:
@@ -445,7 +449,7 @@ def describe_auto_augment() -> str:
 
 
 def describe_auto_widths() -> str:
-    """--width auto in words, from WIDTH_BY_RESOLUTION: '32 up to 32 px, 16 up to 128 px, 8 above'."""
+    """--width auto in words, from WIDTH_BY_RESOLUTION: '48 up to 32 px, 16 up to 64 px, 8 above'."""
     steps: list[tuple[int, int]] = []
     for limit, width in WIDTH_BY_RESOLUTION:
         if steps and steps[-1][1] == width:

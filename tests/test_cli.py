@@ -251,6 +251,8 @@ def test_default_adam_learning_rates_follow_the_resolution_and_say_why():
     assert (options.generator_lr, options.discriminator_lr) == (2e-3, 2e-3)
     assert reasons["learning_rates"] == "auto -> 0.002 (Adam at 28 px)"
     options, _ = settled(128)
+    assert (options.generator_lr, options.discriminator_lr) == (2e-3, 2e-3)
+    options, _ = settled(256)
     assert (options.generator_lr, options.discriminator_lr) == (2e-4, 2e-4)
     options, reasons = settled(28, generator_lr=1e-4, discriminator_lr=3e-4)
     assert (options.generator_lr, options.discriminator_lr) == (1e-4, 3e-4) and "learning_rates" not in reasons
@@ -265,7 +267,9 @@ def test_the_default_batch_follows_the_device_and_says_why():
     reasons = options.settle(500, 28)
     assert options.batch_size == 32 and reasons["batch_size"] == "auto -> 32 (CPU at 28 px)"
     options = TrainOptions().validate()
-    assert options.settle(500, 128)["batch_size"] == "auto -> 64 (CPU at 128 px)" and options.batch_size == 64
+    assert options.settle(500, 128)["batch_size"] == "auto -> 32 (CPU at 128 px)" and options.batch_size == 32
+    options = TrainOptions().validate()
+    assert options.settle(500, 256)["batch_size"] == "auto -> 64 (CPU at 256 px)" and options.batch_size == 64
     options = TrainOptions().validate()
     reasons = options.settle(500, 28, on_gpu=True)
     assert reasons["batch_size"] == "auto -> 64 (GPU at 28 px)" and options.batch_size == 64
@@ -320,7 +324,7 @@ def test_augmentation_follows_the_folder_size_and_says_why(run_cli):
 def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
     from kgan.options import default_width, describe_auto_widths
 
-    assert [default_width("dcgan", side) for side in (28, 32, 64, 128, 256)] == [48, 48, 16, 16, 8]
-    assert describe_auto_widths() == "48 up to 32 px, 16 up to 128 px, 8 above"
+    assert [default_width("dcgan", side) for side in (28, 32, 64, 128, 256)] == [48, 48, 16, 8, 8]
+    assert describe_auto_widths() == "48 up to 32 px, 16 up to 64 px, 8 above"
     code, out, _ = run_cli("train", "--help")
-    assert code == 0 and "48 up to 32 px, 16 up to 128 px, 8" in " ".join(out.split())
+    assert code == 0 and "48 up to 32 px, 16 up to 64 px, 8" in " ".join(out.split())
