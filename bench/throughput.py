@@ -223,7 +223,7 @@ def default_recipe_trainer(resolution: int, channels: int, compiler: str) -> Gan
     width = default_width("dcgan", resolution)
     keras.utils.set_random_seed(0)
     generator = build_generator(resolution, channels, 100, width)
-    discriminator = build_discriminator(resolution, channels, width, batch_norm=True)
+    discriminator = build_discriminator(resolution, channels, width, norm="batch")
     # The colour yardstick's 1,569 icons get translation; the gray yardstick's 6,000 images, none.
     augment = parse_policies("translation" if channels == 3 else None)
     setup = GanSetup(augment=augment, ema_decay=AUTO_EMA_DECAY)

@@ -200,7 +200,8 @@ def cli() -> None:
     type=click.Choice(("auto", *D_NORMS)),
     default="auto",
     show_default=True,
-    help="What normalises D's hidden layers: none, or batch norm (auto: batch, none with a gradient penalty).",
+    help="What normalises D: none, batch norm after its hidden layers, or spectral normalization of every "
+    "weight (auto: spectral from 33 to 64 px, batch otherwise, none with a gradient penalty).",
 )
 @click.option(
     "--latent-dim", type=click.IntRange(min=1), default=100, show_default=True, help="Size of the noise vector."

@@ -319,7 +319,7 @@ def _build_trainer(
             folder.channels + condition.discriminator_channels,
             options.width,
             options.arch,
-            batch_norm=options.d_norm == "batch",
+            norm=options.d_norm,
             synchronized_batch_norm=distribution.replicas > 1,
             outputs=1 + condition.extra_outputs,
         )

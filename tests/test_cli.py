@@ -277,6 +277,23 @@ def test_the_default_batch_follows_the_device_and_says_why():
     assert "batch_size" not in options.settle(500, 28) and options.batch_size == 48
 
 
+def test_d_is_spectrally_normalized_at_64_px_by_default_and_says_why():
+    from kgan.options import TrainOptions
+
+    options = TrainOptions().validate()
+    reasons = options.settle(500, 64)
+    assert options.d_norm == "spectral" and reasons["d_norm"] == "auto -> spectral (at 64 px)"
+    for resolution in (28, 32, 128, 256):
+        options = TrainOptions().validate()
+        assert options.settle(500, resolution)["d_norm"] == f"auto -> batch (at {resolution} px)"
+        assert options.d_norm == "batch"
+    for given in ({"r1": 1.0}, {"loss": "wgan-gp"}, {"arch": "seed"}):
+        options = TrainOptions(**given).validate()
+        assert "d_norm" not in options.settle(500, 64) and options.d_norm == "none"  # a penalty, or the seed's D
+    options = TrainOptions(d_norm="batch").validate()
+    assert "d_norm" not in options.settle(500, 64) and options.d_norm == "batch"
+
+
 def test_the_learning_rate_cooldown_is_on_by_default_and_can_be_switched_off(tmp_path, run_cli):
     from kgan.options import AUTO_LR_COOLDOWN, TrainOptions
 

@@ -69,3 +69,24 @@ def test_lean_generator_resizes_then_convolves_with_widths_that_shrink_as_the_im
     names = [type(layer).__name__ for layer in build_generator(64, 3, 100, 32, "lean").layers]
     assert "Conv2DTranspose" not in names and names.count("UpSampling2D") == 4
     assert lean_widths(64, 32) == [256, 256, 128, 64, 32]
+
+
+def test_spectral_norm_puts_every_weight_of_d_at_unit_largest_singular_value():
+    discriminator = build_discriminator(16, 3, 4, norm="spectral")
+    wrapped = [layer for layer in discriminator.layers if type(layer).__name__ == "SpectralNormalization"]
+    inner = [type(layer.layer).__name__ for layer in wrapped]
+    assert inner == ["Conv2D", "Conv2D", "Dense"] and wrapped[-1].dtype_policy.name == "float32"
+    assert not any(type(layer).__name__ == "BatchNormalization" for layer in discriminator.layers)
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
+    kernels = [layer.layer.kernel.numpy().copy() for layer in wrapped]
+    discriminator(images, training=False)  # inference leaves the weights alone
+    assert all(np.array_equal(old, layer.layer.kernel.numpy()) for old, layer in zip(kernels, wrapped))
+    assert max(_largest_singular_value(kernel) for kernel in kernels) > 1.2
+    for _ in range(30):  # power iteration: one step per training call
+        discriminator(images, training=True)
+    for layer in wrapped:
+        assert _largest_singular_value(layer.layer.kernel.numpy()) == pytest.approx(1, abs=0.02)
+
+
+def _largest_singular_value(kernel: np.ndarray) -> float:
+    return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])

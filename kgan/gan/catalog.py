@@ -12,8 +12,9 @@ ARCHITECTURES = ("dcgan", "lean", "seed")
 DISCRIMINATOR_OUTPUT = {"dcgan": "logits", "lean": "logits", "seed": "probabilities"}
 LOSSES = ("bce", "wgan-gp", "hinge", "relativistic")
 OPTIMIZERS = ("adam", "sgd")
-# What normalises D's hidden layers: nothing (the first wave's default) or batch norm (DCGAN's paper).
-D_NORMS = ("none", "batch")
+# What normalises D's layers: nothing (the first wave's default), batch norm (DCGAN's paper) or
+# spectral normalization of every weight (Miyato et al. 2018).
+D_NORMS = ("none", "batch", "spectral")
 # Architectures whose step XLA cannot make repeatable (--seed): the seed's max pooling has no
 # deterministic XLA gradient, so their seeded runs compile a graph.
 NOT_DETERMINISTIC_IN_XLA = ("seed",)

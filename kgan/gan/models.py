@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgan.backend import keras_module
-from kgan.gan.catalog import ARCHITECTURES, DISCRIMINATOR_OUTPUT
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, DISCRIMINATOR_OUTPUT
 from kgan.images.resolution import plan_resolution
 
 keras = keras_module()
@@ -71,7 +71,7 @@ def build_discriminator(
     channels: int = 3,
     width: int = 64,
     arch: str = "dcgan",
-    batch_norm: bool = False,
+    norm: str = "none",
     synchronized_batch_norm: bool = False,
     outputs: int = 1,
 ) -> keras.Sequential:
@@ -79,9 +79,10 @@ def build_discriminator(
 
     ``channels`` counts every input channel (the image's, plus any label
     planes). ``outputs`` above 1 adds auxiliary outputs after the score (the
-    InfoGAN head, sharing D's body). ``batch_norm`` adds batch normalization
-    after each hidden convolution (the original DCGAN paper's D); the default
-    leaves it out, as recommended for D.
+    InfoGAN head, sharing D's body). ``norm`` is one of ``D_NORMS``: "batch"
+    adds batch normalization after each hidden convolution (the original DCGAN
+    paper's D); "spectral" divides every weight matrix by its largest singular
+    value (Keras's ``SpectralNormalization`` wrapper); "none" leaves D's layers plain.
     """
     if channels < 1:
         raise ValueError(f"channels must be positive, not {channels}")
@@ -89,11 +90,13 @@ def build_discriminator(
         raise ValueError(f"width must be positive, not {width}")
     if outputs != 1 and arch == "seed":
         raise ValueError("the seed architecture's discriminator has one sigmoid output")
-    norm = (lambda: layers.BatchNormalization(synchronized=synchronized_batch_norm)) if batch_norm else None
+    if norm not in D_NORMS:
+        raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(D_NORMS)}")
+    kinds = _DLayers(norm, synchronized_batch_norm)
     if arch in ("dcgan", "lean"):
-        return _dcgan_discriminator(resolution, channels, width, norm, outputs)
+        return _dcgan_discriminator(resolution, channels, width, kinds, outputs)
     if arch == "seed":
-        return _seed_discriminator(resolution, channels, width, norm)
+        return _seed_discriminator(resolution, channels, width, kinds)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
 
 
@@ -152,17 +155,50 @@ def _lean_generator(resolution: int, channels: int, latent_dim: int, width: int,
     return model
 
 
-def _dcgan_discriminator(resolution: int, channels: int, width: int, norm: Any, outputs: int) -> keras.Sequential:
+class _DLayers:
+    """D's weighted layers, and the batch norm after them, as its ``norm`` makes them.
+
+    Spectral normalization is Keras's own wrapper: in each training call it
+    estimates the kernel's largest singular value with one step of power
+    iteration and divides the kernel by it in place, so every D step starts
+    from weights that stretch their input by a factor of about one. kgan's
+    G step runs D statelessly and throws its new state away, so D stays put there.
+    """
+
+    def __init__(self, norm: str, synchronized: bool):
+        self.spectral = norm == "spectral"
+        self.batch_norm = norm == "batch"
+        self.synchronized = synchronized
+
+    def conv(self, *args: Any, **kwargs: Any) -> Any:
+        return self._wrapped(layers.Conv2D(*args, **kwargs))
+
+    def dense(self, *args: Any, **kwargs: Any) -> Any:
+        return self._wrapped(layers.Dense(*args, **kwargs))
+
+    def _wrapped(self, layer: Any) -> Any:
+        if not self.spectral:
+            return layer
+        # The wrapper casts its output to its input's dtype: a float32 layer keeps a float32 wrapper.
+        return layers.SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"spectral_{layer.name}")
+
+    def norm_after(self, model: keras.Sequential) -> None:
+        if self.batch_norm:
+            model.add(layers.BatchNormalization(synchronized=self.synchronized))
+
+
+def _dcgan_discriminator(resolution: int, channels: int, width: int, kinds: _DLayers, outputs: int) -> keras.Sequential:
     _, doublings = _require_plan(resolution)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
     for i in range(doublings):
-        model.add(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", use_bias=not (norm and i)))
-        if norm and i:
-            model.add(norm())
+        normed = kinds.batch_norm and i > 0
+        model.add(kinds.conv(width * 2**i, 4, strides=2, padding="same", use_bias=not normed))
+        if i:
+            kinds.norm_after(model)
         model.add(layers.LeakyReLU(negative_slope=0.2))
     model.add(layers.Flatten())
-    model.add(layers.Dense(outputs, dtype="float32", name="logit"))
+    model.add(kinds.dense(outputs, dtype="float32", name="logit"))
     return model
 
 
@@ -193,18 +229,17 @@ def _seed_generator(resolution: int, channels: int, latent_dim: int, width: int,
     )
 
 
-def _seed_discriminator(resolution: int, channels: int, width: int, norm: Any) -> keras.Sequential:
+def _seed_discriminator(resolution: int, channels: int, width: int, kinds: _DLayers) -> keras.Sequential:
     _, narrow, wide, dense_units = _seed_sizes(resolution, width)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
     # As in the seed's code: the first convolution keeps the size, the second trims its border.
     for filters, padding in ((narrow, "same"), (wide, "valid")):
-        model.add(layers.Conv2D(filters, 5, padding=padding))
-        if norm:
-            model.add(norm())
+        model.add(kinds.conv(filters, 5, padding=padding))
+        kinds.norm_after(model)
         model.add(layers.Activation("tanh"))
         model.add(layers.MaxPooling2D(2))
     model.add(layers.Flatten())
-    model.add(layers.Dense(dense_units, activation="tanh"))
-    model.add(layers.Dense(1, activation="sigmoid", dtype="float32", name="probability"))
+    model.add(kinds.dense(dense_units, activation="tanh"))
+    model.add(kinds.dense(1, activation="sigmoid", dtype="float32", name="probability"))
     return model

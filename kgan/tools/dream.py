@@ -109,7 +109,11 @@ def discriminator_model(checkpoint: Path, channels: int) -> DreamModel:
     from kgan.checkpoints import load_discriminator
 
     model = load_discriminator(checkpoint)
-    body = [layer.name for layer in model.layers if type(layer).__name__ not in ("Flatten", "Dense", "Dropout")]
+    body = []
+    for layer in model.layers:
+        if type(layer).__name__ in ("Flatten", "Dense", "Dropout"):
+            break  # the dense head starts here
+        body.append(layer.name)
     if not body:
         raise DreamError(f"{checkpoint} has a discriminator without convolutional layers")
     # The deepest activation before the dense head: what D has learned to look for.
