@@ -303,3 +303,23 @@ def test_labels_and_sweeps_need_the_right_kind_of_run(classes_folder, tmp_path, 
     assert code == 2 and "--info-codes" in err
     code, _, err = run_cli("video", "--run", run, "--timelapse", "--label", "a")
     assert code == 2 and "do not apply to --timelapse" in err
+
+
+def test_a_spectrally_normalized_d_trains_resumes_exactly_and_dreams(classes_folder, tmp_path, run_cli):
+    from kgan.checkpoints import load_for_training
+
+    straight = _train(run_cli, classes_folder, tmp_path, "straight", "--d-norm", "spectral", "--steps", "3")
+    resumed = _train(run_cli, classes_folder, tmp_path, "resumed", "--d-norm", "spectral")
+    assert json.loads((resumed / "config.json").read_text())["options"]["d_norm"] == "spectral"
+    assert run_cli("train", "--resume", resumed, "--steps", 3)[0] == 0
+    # The power iteration's vectors are saved with D, so a resumed run goes on exactly.
+    [a, b] = [load_for_training(run / "checkpoints" / "step-000003")[1] for run in (straight, resumed)]
+    assert any(type(layer).__name__ == "SpectralNormalization" for layer in a.layers)
+    assert len(a.weights) == len(b.weights)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert run_cli("sample", "--run", resumed, "-n", 2, "--out", tmp_path / "s")[0] == 0
+    picture = next(path for path in make_folder(tmp_path / "dream", count=1).rglob("*") if path.is_file())
+    out = tmp_path / "dream.png"
+    code, _, err = run_cli("dream", picture, "--run", resumed, "--steps", 1, "--octaves", 1, "--out", out)
+    assert code == 0 and out.is_file(), err
