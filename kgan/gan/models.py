@@ -192,8 +192,8 @@ def _dcgan_discriminator(resolution: int, channels: int, width: int, kinds: _DLa
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
     for i in range(doublings):
-        normed = kinds.batch_norm and i > 0
-        model.add(kinds.conv(width * 2**i, 4, strides=2, padding="same", use_bias=not normed))
+        # The first convolution has no norm after it; a batch norm's shift replaces the others' bias.
+        model.add(kinds.conv(width * 2**i, 4, strides=2, padding="same", use_bias=not (kinds.batch_norm and i)))
         if i:
             kinds.norm_after(model)
         model.add(layers.LeakyReLU(negative_slope=0.2))
