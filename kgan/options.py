@@ -56,8 +56,9 @@ DEFAULT_ARCH = "dcgan"
 # --d-norm auto by resolution: (up to this many pixels, norm). At equal minutes on a CPU, spectral
 # normalization drew better than batch norm on 64 px colour icons (4 minutes: 171 and 175 against
 # 226 and 218, in two runs; 8 minutes: 151.8 against 159.1) but far worse on 28 px Fashion-MNIST
-# (4 minutes: 464 against 171). 128 px and above keep batch norm, measured there, until spectral
-# is measured too.
+# (4 minutes: 464 against 171). 128 px and above keep batch norm: on 128 px emoji renders (8
+# minutes) spectral scored 248 against 274 in one run, inside the ±10 % one run swings by, and
+# its grids were no better (one tiled motif in most cells).
 AUTO_D_NORM_BY_RESOLUTION = ((32, "batch"), (64, "spectral"), (10**6, "batch"))
 # The width by resolution: (up to this many pixels, width). Narrow, and narrower where images are
 # large, so a step stays quick enough for thousands of steps in minutes on a CPU: at equal minutes
