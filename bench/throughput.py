@@ -218,12 +218,12 @@ def default_recipe_trainer(resolution: int, channels: int, compiler: str) -> Gan
     """The trainer `kgan train` builds by default for such images on a CPU, float32, with this compiler."""
     from kgan.gan.augment import parse_policies
     from kgan.gan.ema import make_ema
-    from kgan.options import AUTO_EMA_DECAY, FAST_ADAM_LEARNING_RATE, default_width
+    from kgan.options import AUTO_EMA_DECAY, FAST_ADAM_LEARNING_RATE, auto_d_norm, default_width
 
     width = default_width("dcgan", resolution)
     keras.utils.set_random_seed(0)
     generator = build_generator(resolution, channels, 100, width)
-    discriminator = build_discriminator(resolution, channels, width, norm="batch")
+    discriminator = build_discriminator(resolution, channels, width, norm=auto_d_norm(resolution))
     # The colour yardstick's 1,569 icons get translation; the gray yardstick's 6,000 images, none.
     augment = parse_policies("translation" if channels == 3 else None)
     setup = GanSetup(augment=augment, ema_decay=AUTO_EMA_DECAY)
