@@ -441,17 +441,22 @@ def default_width(arch: str, resolution: int) -> int:
     """D's first layer (and G's last) for dcgan and lean, by resolution; the seed's widths are its own."""
     if arch == "seed":
         return 64
-    return next(width for limit, width in WIDTH_BY_RESOLUTION if resolution <= limit)
+    return _up_to(WIDTH_BY_RESOLUTION, resolution)
+
+
+def _up_to(table: tuple[tuple[int, Any], ...], size: int) -> Any:
+    """The value of a (limit, value) table's first row whose limit is at least ``size``; None past the last."""
+    return next((value for limit, value in table if size <= limit), None)
 
 
 def auto_d_norm(resolution: int) -> str:
     """--d-norm auto for images of this size, without a gradient penalty."""
-    return next(norm for limit, norm in AUTO_D_NORM_BY_RESOLUTION if resolution <= limit)
+    return _up_to(AUTO_D_NORM_BY_RESOLUTION, resolution)
 
 
 def auto_augment(image_count: int) -> str | None:
     """--augment auto for a folder of this many images: policies, or None above the last limit."""
-    return next((policies for limit, policies in AUTO_AUGMENT_BY_IMAGES if image_count <= limit), None)
+    return _up_to(AUTO_AUGMENT_BY_IMAGES, image_count)
 
 
 def describe_auto_augment() -> str:
