@@ -218,15 +218,15 @@ def default_recipe_trainer(resolution: int, channels: int, compiler: str) -> Gan
     """The trainer `kgan train` builds by default for such images on a CPU, float32, with this compiler."""
     from kgan.gan.augment import parse_policies
     from kgan.gan.ema import make_ema
-    from kgan.options import AUTO_EMA_DECAY, FAST_ADAM_LEARNING_RATE, auto_d_norm, default_width
+    from kgan.options import AUTO_EMA_DECAY, FAST_ADAM_LEARNING_RATE, auto_critic_steps, auto_d_norm, default_width
 
-    width = default_width("dcgan", resolution)
+    width, norm = default_width("dcgan", resolution), auto_d_norm(resolution)
     keras.utils.set_random_seed(0)
     generator = build_generator(resolution, channels, 100, width)
-    discriminator = build_discriminator(resolution, channels, width, norm=auto_d_norm(resolution))
+    discriminator = build_discriminator(resolution, channels, width, norm=norm)
     # The colour yardstick's 1,569 icons get translation; the gray yardstick's 6,000 images, none.
     augment = parse_policies("translation" if channels == 3 else None)
-    setup = GanSetup(augment=augment, ema_decay=AUTO_EMA_DECAY)
+    setup = GanSetup(augment=augment, critic_steps=auto_critic_steps(norm), ema_decay=AUTO_EMA_DECAY)
     optimizers = [make_optimizer("adam", FAST_ADAM_LEARNING_RATE) for _ in range(2)]
     return GanTrainer(generator, discriminator, *optimizers, setup, ema=make_ema(generator), compiler=compiler)
 
@@ -239,8 +239,9 @@ def compilers(rounds: int = 6, steps_per_round: int = 10, batch: int = 32) -> di
     for resolution, channels in ((28, 1), (64, 3)):
         trainers = {name: default_recipe_trainer(resolution, channels, name) for name in ("graph", "xla")}
         images = np.random.default_rng(0).integers(0, 256, (500, resolution, resolution, channels), dtype=np.uint8)
-        plan = BatchPlan(batch, 100, 0, augment=channels == 3)
-        order = BatchOrder(len(images), batch, 0)
+        critic_steps = trainers["xla"].setup.critic_steps
+        plan = BatchPlan(batch, 100, 0, critic_steps=critic_steps, augment=channels == 3)
+        order = BatchOrder(len(images), plan.images_per_step, 0)
         batches = [make_batch(images, np.zeros(len(images), int), order, plan, step) for step in range(steps_per_round)]
         samples: dict[str, list[float]] = {name: [] for name in trainers}
         for round_index in range(rounds + 1):

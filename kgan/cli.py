@@ -280,7 +280,9 @@ def cli() -> None:
     "(each real image paired with a fake, D scores which is real).",
 )
 @click.option(
-    "--critic-steps", type=click.IntRange(min=1), help="D updates per G update [default: 5 for wgan-gp, else 1]."
+    "--critic-steps",
+    type=click.IntRange(min=1),
+    help="D updates per G update [default: 5 for wgan-gp, 2 with a spectrally normalized D, else 1].",
 )
 @click.option(
     "--gp-weight", type=click.FloatRange(min=0), default=10.0, show_default=True, help="wgan-gp's penalty weight."

@@ -294,6 +294,24 @@ def test_d_is_spectrally_normalized_at_64_px_by_default_and_says_why():
     assert "d_norm" not in options.settle(500, 64) and options.d_norm == "batch"
 
 
+def test_a_spectrally_normalized_d_takes_two_steps_per_g_step_by_default_and_says_why():
+    from kgan.options import TrainOptions
+
+    options = TrainOptions().validate()
+    reasons = options.settle(500, 64)
+    assert options.critic_steps == 2 and reasons["critic_steps"] == "auto -> 2 (a spectrally normalized D)"
+    options = TrainOptions(d_norm="spectral").validate()
+    assert options.settle(500, 28)["critic_steps"] == "auto -> 2 (a spectrally normalized D)"
+    for given, resolution in (({}, 28), ({}, 128), ({"d_norm": "batch"}, 64), ({"r1": 1.0}, 64)):
+        options = TrainOptions(**given).validate()
+        assert options.settle(500, resolution)["critic_steps"] == "auto -> 1 (no spectrally normalized D)"
+        assert options.critic_steps == 1
+    options = TrainOptions(loss="wgan-gp").validate()
+    assert "critic_steps" not in options.settle(500, 64) and options.critic_steps == 5
+    options = TrainOptions(critic_steps=1).validate()
+    assert "critic_steps" not in options.settle(500, 64) and options.critic_steps == 1
+
+
 def test_the_learning_rate_cooldown_is_on_by_default_and_can_be_switched_off(tmp_path, run_cli):
     from kgan.options import AUTO_LR_COOLDOWN, TrainOptions
 
