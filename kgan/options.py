@@ -70,13 +70,14 @@ AUTO_D_NORM_BY_RESOLUTION = ((32, "batch"), (64, "spectral"), (10**6, "batch"))
 # The width by resolution: (up to this many pixels, width). Narrow, and narrower where images are
 # large, so a step stays quick enough for thousands of steps in minutes on a CPU: at equal minutes
 # half the width drew better pictures on colour 64 px (16 against 32), where steps, not width, were
-# short. Small images get more: once XLA and four steps per call made a 28 px step cheap, 18,000
-# steps of width 32 drew no better than 14,000, and width 48 drew better than 32 in 8 minutes
-# (issue 12's gray yardstick, two runs each: a mean distance of 121.7 against 131.4, the runs
-# 113.5-129.9 against 122.0-140.8), in about 11,000 steps against 18,000. At 128 px, 8 minutes
-# on a 2-core CPU (936 emoji renders): width 16, batch 64 and Adam 2e-4 made 282 steps and
-# collapsed to one patterned square (distance 342.8); width 8, batch 32 and 2e-3 made 1,310 steps
-# of varied coloured shapes (283.0).
+# short; on a CPU with AMX, in bfloat16 with two critic steps, still so (8 minutes, one run: 16 made
+# 2,732 steps and 158.0, 24 made 2,069 and 164.7, 32 made 1,606 and 200.3). Small images get more:
+# once XLA and four steps per call made a 28 px step cheap, 18,000 steps of width 32 drew no better
+# than 14,000, and width 48 drew better than 32 in 8 minutes (issue 12's gray yardstick, two runs
+# each: a mean distance of 121.7 against 131.4, the runs 113.5-129.9 against 122.0-140.8), in about
+# 11,000 steps against 18,000. At 128 px, 8 minutes on a 2-core CPU (936 emoji renders): width 16,
+# batch 64 and Adam 2e-4 made 282 steps and collapsed to one patterned square (distance 342.8);
+# width 8, batch 32 and 2e-3 made 1,310 steps of varied coloured shapes (283.0).
 WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 AUTO_EMA_DECAY = 0.999
 # Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
