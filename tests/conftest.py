@@ -109,3 +109,14 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if call.when == "call" and outcome.get_result().failed:
         item.failed_call = True
+
+
+@pytest.fixture(autouse=True)
+def float32_policy_after_each_test():
+    """Put Keras's global dtype policy back after a test that trained in process: on a CPU with
+    AMX or AVX-512 BF16, --precision auto sets mixed_bfloat16, and the next test's models would
+    otherwise be built in bfloat16 (the XLA-against-graph comparison then misses by 1e-3)."""
+    yield
+    from kgan.backend import keras_module
+
+    keras_module().mixed_precision.set_global_policy("float32")
