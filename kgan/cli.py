@@ -32,6 +32,7 @@ from kgan.options import (
     SMALL_BATCH_UP_TO_PIXELS,
     WGAN_GP_LEARNING_RATE,
     describe_auto_augment,
+    describe_auto_g_widths,
     describe_auto_widths,
 )
 
@@ -211,7 +212,14 @@ def cli() -> None:
     type=AutoInt("N"),
     default="auto",
     show_default=True,
-    help=f"Filters in D's first layer, G mirrors it (auto: {describe_auto_widths()}).",
+    help=f"Filters in D's first layer (auto: {describe_auto_widths()}).",
+)
+@click.option(
+    "--g-width",
+    type=AutoInt("N"),
+    default="auto",
+    show_default=True,
+    help=f"Filters in G's last hidden layer (auto: {describe_auto_g_widths()}).",
 )
 @click.option(
     "--optimizer",

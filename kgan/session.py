@@ -310,7 +310,7 @@ def _build_trainer(
             folder.resolution,
             folder.channels,
             options.latent_dim + condition.code_size,
-            options.width,
+            options.g_width,
             options.arch,
             synchronized_batch_norm=distribution.replicas > 1,
         )
@@ -378,6 +378,7 @@ def _config(
             "channels": folder.channels,
             "latent_dim": options.latent_dim,
             "width": options.width,
+            "g_width": options.g_width,
             "discriminator_output": DISCRIMINATOR_OUTPUT[options.arch],
             "precision": precision,
             "condition": condition.to_json(),

@@ -363,3 +363,36 @@ def test_default_widths_follow_the_resolution_and_the_help_says_them(run_cli):
     assert describe_auto_widths() == "48 up to 32 px, 16 up to 64 px, 8 above"
     code, out, _ = run_cli("train", "--help")
     assert code == 0 and "48 up to 32 px, 16 up to 64 px, 8" in " ".join(out.split())
+
+
+def test_g_width_is_its_own_option_and_auto_says_how_it_follows_d(tmp_path, run_cli):
+    from kgan.checkpoints import load_for_training
+    from kgan.options import G_WIDTH_FACTOR_BY_RESOLUTION, TrainOptions, default_g_width, describe_auto_g_widths
+
+    for resolution in (28, 64, 128):
+        options = TrainOptions().validate()
+        reasons = options.settle(500, resolution)
+        factor = next(factor for limit, factor in G_WIDTH_FACTOR_BY_RESOLUTION if resolution <= limit)
+        assert options.g_width == factor * options.width and reasons["g_width"].startswith(f"auto -> {options.g_width}")
+    assert default_g_width("seed", 64, 64) == 64
+    options = TrainOptions(width=8, g_width=12).validate()
+    assert "g_width" not in options.settle(500, 64) and (options.width, options.g_width) == (8, 12)
+    older = TrainOptions.from_json({"data_dir": str(tmp_path), "width": 8})
+    assert older.g_width == 8  # runs made before --g-width: G mirrored D
+
+    runs = tmp_path / "runs"
+    code, _, _ = run_cli("train", make_folder(tmp_path / "images"), "--steps", 2, "--runs-dir", runs, "--name", "r",
+                         *TINY_TRAIN_ARGS, "--g-width", 12)  # fmt: skip
+    assert code == 0
+    generator, discriminator, _, _ = load_for_training(runs / "r" / "checkpoints" / "step-000002")
+    last_hidden = [layer for layer in generator.layers if type(layer).__name__ == "Conv2DTranspose"][-2]
+    first_d = next(layer for layer in discriminator.layers if type(layer).__name__ == "Conv2D")
+    assert (last_hidden.filters, first_d.filters) == (12, 8)
+    config = json.loads((runs / "r" / "config.json").read_text())
+    assert (config["model"]["width"], config["model"]["g_width"]) == (8, 12)
+    code, out, _ = run_cli("info", "r", "--runs-dir", runs)
+    assert code == 0 and "width D 8, G 12" in out
+    code, _, err = run_cli("train", tmp_path / "images", "--g-width", 0, "--steps", 1)
+    assert code != 0 and "--g-width" in err and "Traceback" not in err
+    code, out, _ = run_cli("train", "--help")
+    assert code == 0 and describe_auto_g_widths() in " ".join(out.split())

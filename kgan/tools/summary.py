@@ -129,7 +129,7 @@ def format_description(details: dict[str, Any]) -> str:
         f"Keras {config.get('keras_version', '?')}, TensorFlow {config.get('tensorflow_version', '?')}",
         f"data       {data.get('path', '-')}: {data.get('images', '?')} images, fingerprint {data.get('fingerprint')}",
         f"model      {summary['kind']} at {summary['shape']}, latent {model.get('latent_dim')}, "
-        f"width {model.get('width')}, {model.get('precision', 'float32')}",
+        f"width {_widths(model)}, {model.get('precision', 'float32')}",
         f"training   step {summary['step']:,}, {_cell(summary, 'elapsed')} elapsed, batch {options.get('batch_size')}, "
         f"seed {config.get('seed')}, last D/G {_cell(summary, 'last_losses')}",
     ]
@@ -155,3 +155,9 @@ def format_description(details: dict[str, Any]) -> str:
         "options    " + ", ".join(f"{key}={value}" for key, value in sorted(options.items()) if value is not None)
     )
     return "\n".join(lines)
+
+
+def _widths(model: dict) -> str:
+    """'16' when G mirrors D (and in runs made before --g-width), 'D 16, G 32' when not."""
+    width, g_width = model.get("width"), model.get("g_width")
+    return str(width) if g_width in (None, width) else f"D {width}, G {g_width}"
