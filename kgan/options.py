@@ -82,10 +82,11 @@ AUTO_D_NORM_BY_RESOLUTION = ((32, "batch"), (64, "spectral"), (10**6, "batch"))
 # width 8, batch 32 and 2e-3 made 1,310 steps of varied coloured shapes (283.0).
 WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 # --g-width auto for dcgan: G's width as a multiple of D's, by resolution (lean's and the seed's G
-# mirror their D: not measured). At 64 px G draws better twice as wide as D: G's extra filters cost little beside a
-# spectrally normalized D updated twice per step. 8 minutes on 64 px colour icons (issue 12's colour
-# yardstick, AMX CPU in bfloat16), G 32 and D 16 against both 16, three runs: 146.1 against 158.3,
-# 139.7 against 152.3, 145.9 against 156.6; with one critic step instead of two it lost (174.0).
+# mirror their D: not measured). At 64 px G draws better twice as wide as D: G's extra filters
+# cost little beside a spectrally normalized D updated twice per step. 8 minutes on 64 px colour
+# icons (issue 12's colour yardstick, AMX CPU in bfloat16), G 32 and D 16 against both 16, three
+# runs: 146.1 against 158.3, 139.7 against 152.3, 145.9 against 156.6; with one critic step instead
+# of two it lost (174.0).
 # Other sizes were not measured: G mirrors D there.
 G_WIDTH_FACTOR_BY_RESOLUTION = ((32, 1), (64, 2), (10**6, 1))
 AUTO_EMA_DECAY = 0.999
