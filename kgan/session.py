@@ -320,6 +320,7 @@ def _build_trainer(
             options.width,
             options.arch,
             norm=options.d_norm,
+            blocks=options.d_blocks,
             synchronized_batch_norm=distribution.replicas > 1,
             outputs=1 + condition.extra_outputs,
         )
