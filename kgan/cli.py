@@ -19,7 +19,7 @@ from kgan import __version__
 from kgan.backend import COMPILERS, FUSED_STEPS, FUSED_STEPS_FROM_RUN_STEPS, FUSED_STEPS_UP_TO_PIXELS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
-from kgan.gan.catalog import ARCHITECTURES, D_BLOCKS, D_NORMS, LOSSES, OPTIMIZERS
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.options import (
     AUTO_EMA_DECAY,
     AUTO_LR_COOLDOWN,
@@ -203,14 +203,6 @@ def cli() -> None:
     show_default=True,
     help="What normalises D: none, batch norm after its hidden layers, or spectral normalization of every "
     "weight (auto: spectral from 33 to 64 px, batch otherwise, none with a gradient penalty).",
-)
-@click.option(
-    "--d-blocks",
-    type=click.Choice(("auto", *D_BLOCKS)),
-    default="auto",
-    show_default=True,
-    help="How D halves the image: plain strided convolutions, or residual blocks that add a pooled 1x1 "
-    "shortcut to each after the first (auto: residual from 33 to 64 px, plain otherwise and for --arch seed).",
 )
 @click.option(
     "--latent-dim", type=click.IntRange(min=1), default=100, show_default=True, help="Size of the noise vector."

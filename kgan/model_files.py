@@ -33,8 +33,6 @@ def load_keras_file(path: Path, error_type: type[KganError], flag: str, compile:
     path = Path(path)
     if not path.is_file():
         raise error_type(f"{flag} {path} does not exist" if flag else f"{path} is missing")
-    import kgan.gan.blocks  # noqa: F401  (registers kgan's own layers, which saved discriminators name)
-
     try:
         return keras_module().saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file

@@ -27,7 +27,7 @@ from kgan.backend import COMPILERS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import DataError, OptionError
 from kgan.gan.augment import parse_policies
-from kgan.gan.catalog import ARCHITECTURES, D_BLOCKS, D_NORMS, LOSSES, OPTIMIZERS
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
 from kgan.images.resolution import plan_resolution, supported_resolutions
 
 DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
@@ -69,12 +69,6 @@ DEFAULT_ARCH = "dcgan"
 # minutes) spectral scored 248 against 274 in one run, inside the ±10 % one run swings by, and
 # its grids were no better (one tiled motif in most cells).
 AUTO_D_NORM_BY_RESOLUTION = ((32, "batch"), (64, "spectral"), (10**6, "batch"))
-# --d-blocks auto by resolution: (up to this many pixels, blocks). At 64 px a residual D (a pooled
-# 1x1 shortcut added to each strided convolution after the first) drew better or as well in every
-# paired run of issue 12's colour yardstick (8 minutes, AMX CPU in bfloat16: 136.2 against 167.8,
-# 146.9 against 146.2, 147.1 against 154.6; a mean of 143.4 against 156.2) in about 10 % fewer
-# steps. Other sizes were not measured with it: they keep plain blocks.
-AUTO_D_BLOCKS_BY_RESOLUTION = ((32, "plain"), (64, "residual"), (10**6, "plain"))
 # The width by resolution: (up to this many pixels, width). Narrow, and narrower where images are
 # large, so a step stays quick enough for thousands of steps in minutes on a CPU: at equal minutes
 # half the width drew better pictures on colour 64 px (16 against 32), where steps, not width, were
@@ -140,7 +134,6 @@ class TrainOptions:
     g_width: int | None = field(default=None, metadata={"in_older_runs_from": "width"})
     arch: str = DEFAULT_ARCH
     d_norm: str = field(default=AUTO, metadata={"in_older_runs": "none"})
-    d_blocks: str = field(default=AUTO, metadata={"in_older_runs": "plain"})
     optimizer: str = "adam"
     generator_lr: float | None = _flag(None, "--g-lr")
     discriminator_lr: float | None = _flag(None, "--d-lr")
@@ -253,7 +246,6 @@ class TrainOptions:
             _positive("--g-width", self.g_width)
         _choice("--arch", self.arch, ARCHITECTURES)
         _choice("--d-norm", self.d_norm, (AUTO, *D_NORMS))
-        _choice("--d-blocks", self.d_blocks, (AUTO, *D_BLOCKS))
         if self.resolution is not None:
             check_resolution(self.resolution, self.arch)
 
@@ -289,10 +281,6 @@ class TrainOptions:
             raise OptionError(
                 "--arch seed ends D in a sigmoid, so it takes only --loss bce and no --info-codes; use --arch dcgan"
             )
-        if self.arch == "seed" and self.d_blocks == "residual":
-            raise OptionError("--arch seed has its own discriminator, with plain blocks only; use --arch dcgan")
-        if self.arch == "seed":
-            self.d_blocks = "plain"
         if self.d_norm == AUTO and (self.loss == "wgan-gp" or self.r1 or self.arch == "seed"):
             self.d_norm = "none"  # the penalties are per image; the seed's D has no norm
         if self.d_norm == "batch" and self.loss == "wgan-gp":
@@ -359,9 +347,6 @@ class TrainOptions:
         if self.d_norm == AUTO:
             self.d_norm = auto_d_norm(resolution)
             reasons["d_norm"] = f"auto -> {self.d_norm} (at {resolution} px)"
-        if self.d_blocks == AUTO:
-            self.d_blocks = auto_d_blocks(resolution)
-            reasons["d_blocks"] = f"auto -> {self.d_blocks} (at {resolution} px)"
         if self.critic_steps is None:
             self.critic_steps = auto_critic_steps(self.d_norm)
             kind = "a" if self.d_norm == "spectral" else "no"
@@ -512,11 +497,6 @@ def auto_critic_steps(d_norm: str) -> int:
 def auto_d_norm(resolution: int) -> str:
     """--d-norm auto for images of this size, without a gradient penalty."""
     return _up_to(AUTO_D_NORM_BY_RESOLUTION, resolution)
-
-
-def auto_d_blocks(resolution: int) -> str:
-    """--d-blocks auto for images of this size."""
-    return _up_to(AUTO_D_BLOCKS_BY_RESOLUTION, resolution)
 
 
 def auto_augment(image_count: int) -> str | None:

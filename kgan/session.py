@@ -320,7 +320,6 @@ def _build_trainer(
             options.width,
             options.arch,
             norm=options.d_norm,
-            blocks=options.d_blocks,
             synchronized_batch_norm=distribution.replicas > 1,
             outputs=1 + condition.extra_outputs,
         )

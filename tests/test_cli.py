@@ -294,22 +294,6 @@ def test_d_is_spectrally_normalized_at_64_px_by_default_and_says_why():
     assert "d_norm" not in options.settle(500, 64) and options.d_norm == "batch"
 
 
-def test_d_has_residual_blocks_at_64_px_by_default_and_says_why(run_cli):
-    from kgan.options import TrainOptions
-
-    options = TrainOptions().validate()
-    assert options.settle(500, 64)["d_blocks"] == "auto -> residual (at 64 px)" and options.d_blocks == "residual"
-    for resolution in (28, 32, 128):
-        options = TrainOptions().validate()
-        assert options.settle(500, resolution)["d_blocks"] == f"auto -> plain (at {resolution} px)"
-    options = TrainOptions(d_blocks="plain").validate()
-    assert "d_blocks" not in options.settle(500, 64) and options.d_blocks == "plain"
-    options = TrainOptions(arch="seed").validate()
-    assert "d_blocks" not in options.settle(500, 64) and options.d_blocks == "plain"
-    code, _, err = run_cli("train", "--arch", "seed", "--d-blocks", "residual", "--steps", 1)
-    assert code == 2 and "--arch seed" in err and "Traceback" not in err
-
-
 def test_a_spectrally_normalized_d_takes_two_steps_per_g_step_by_default_and_says_why():
     from kgan.options import TrainOptions
 

@@ -88,31 +88,5 @@ def test_spectral_norm_puts_every_weight_of_d_at_unit_largest_singular_value():
         assert _largest_singular_value(layer.layer.kernel.numpy()) == pytest.approx(1, abs=0.02)
 
 
-@pytest.mark.parametrize("norm", ["spectral", "batch"])
-def test_a_residual_d_adds_a_pooled_shortcut_to_each_halving_after_the_first_and_reloads(norm, tmp_path):
-    from kgan.model_files import load_keras_file
-
-    discriminator = build_discriminator(32, 3, 4, norm=norm, blocks="residual")
-    blocks = [layer for layer in discriminator.layers if type(layer).__name__ == "ResidualDown"]
-    assert [block.filters for block in blocks] == [8, 16]  # 32 px halves 3 times; the first stays plain
-    assert all(block.spectral == (norm == "spectral") and block.batch_norm == (norm == "batch") for block in blocks)
-    assert discriminator.output_shape == (None, 1)
-    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
-    # The block is main + shortcut over sqrt(2): zeroing the shortcut's kernel changes D's scores.
-    discriminator(images, training=True)
-    before = discriminator(images, training=False).numpy()
-    path = tmp_path / "d.keras"
-    discriminator.save(path)
-    reloaded = load_keras_file(path, ValueError, flag="")
-    np.testing.assert_allclose(reloaded(images, training=False).numpy(), before, rtol=1e-5, atol=1e-6)
-    shortcut = blocks[-1].shortcut.layer if norm == "spectral" else blocks[-1].shortcut
-    shortcut.kernel.assign(np.zeros(shortcut.kernel.shape, "float32"))
-    assert not np.allclose(discriminator(images, training=False).numpy(), before)
-    with pytest.raises(ValueError, match="blocks"):
-        build_discriminator(32, 3, 4, blocks="dense")
-    with pytest.raises(ValueError, match="plain blocks"):
-        build_discriminator(32, 3, 4, "seed", blocks="residual")
-
-
 def _largest_singular_value(kernel: np.ndarray) -> float:
     return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])

@@ -15,8 +15,6 @@ OPTIMIZERS = ("adam", "sgd")
 # What normalises D's layers: nothing (the first wave's default), batch norm (DCGAN's paper) or
 # spectral normalization of every weight (Miyato et al. 2018).
 D_NORMS = ("none", "batch", "spectral")
-# How D halves the image: plain strided convolutions, or residual blocks with a pooled shortcut.
-D_BLOCKS = ("plain", "residual")
 # Architectures whose step XLA cannot make repeatable (--seed): the seed's max pooling has no
 # deterministic XLA gradient, so their seeded runs compile a graph.
 NOT_DETERMINISTIC_IN_XLA = ("seed",)

@@ -9,8 +9,7 @@ Two architectures:
 * ``dcgan`` (Radford et al.): G projects the noise to a small square, then
   doubles it with transposed convolutions, batch norm and ReLU, ending in tanh;
   D halves the image with strided convolutions and LeakyReLU and ends in one
-  logit; with residual blocks, each halving after the first also gets a
-  shortcut (average pooling and a 1x1 convolution).
+  logit.
 * ``seed``: the seed video's Keras DCGAN. G = dense → dense + batch norm →
   reshape → (upsample → conv → tanh) twice; D = (conv → tanh → max-pool) twice
   → flatten → dense → dense with a sigmoid.
@@ -21,8 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgan.backend import keras_module
-from kgan.gan.blocks import ResidualDown
-from kgan.gan.catalog import ARCHITECTURES, D_BLOCKS, D_NORMS, DISCRIMINATOR_OUTPUT
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, DISCRIMINATOR_OUTPUT
 from kgan.images.resolution import plan_resolution
 
 keras = keras_module()
@@ -76,7 +74,6 @@ def build_discriminator(
     norm: str = "none",
     synchronized_batch_norm: bool = False,
     outputs: int = 1,
-    blocks: str = "plain",
 ) -> keras.Sequential:
     """Return a discriminator mapping images in [-1, 1] to one score per image.
 
@@ -86,8 +83,6 @@ def build_discriminator(
     adds batch normalization after each hidden convolution (the original DCGAN
     paper's D); "spectral" divides every weight matrix by its largest singular
     value (Keras's ``SpectralNormalization`` wrapper); "none" leaves D's layers plain.
-    ``blocks`` is one of ``D_BLOCKS``: "residual" gives every strided convolution
-    after the first a shortcut (``kgan.gan.blocks.ResidualDown``).
     """
     if channels < 1:
         raise ValueError(f"channels must be positive, not {channels}")
@@ -97,14 +92,10 @@ def build_discriminator(
         raise ValueError("the seed architecture's discriminator has one sigmoid output")
     if norm not in D_NORMS:
         raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(D_NORMS)}")
-    if blocks not in D_BLOCKS:
-        raise ValueError(f"unknown blocks {blocks!r}; use one of {', '.join(D_BLOCKS)}")
     kinds = _DLayers(norm, synchronized_batch_norm)
     if arch in ("dcgan", "lean"):
-        return _dcgan_discriminator(resolution, channels, width, kinds, outputs, blocks)
+        return _dcgan_discriminator(resolution, channels, width, kinds, outputs)
     if arch == "seed":
-        if blocks != "plain":
-            raise ValueError("the seed architecture's discriminator has plain blocks only")
         return _seed_discriminator(resolution, channels, width, kinds)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
 
@@ -191,24 +182,16 @@ class _DLayers:
         # The wrapper casts its output to its input's dtype: a float32 layer keeps a float32 wrapper.
         return layers.SpectralNormalization(layer, dtype=layer.dtype_policy, name=f"spectral_{layer.name}")
 
-    def residual_down(self, filters: int) -> ResidualDown:
-        return ResidualDown(filters, spectral=self.spectral, batch_norm=self.batch_norm, synchronized=self.synchronized)
-
     def norm_after(self, model: keras.Sequential) -> None:
         if self.batch_norm:
             model.add(layers.BatchNormalization(synchronized=self.synchronized))
 
 
-def _dcgan_discriminator(
-    resolution: int, channels: int, width: int, kinds: _DLayers, outputs: int, blocks: str
-) -> keras.Sequential:
+def _dcgan_discriminator(resolution: int, channels: int, width: int, kinds: _DLayers, outputs: int) -> keras.Sequential:
     _, doublings = _require_plan(resolution)
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
     for i in range(doublings):
-        if i and blocks == "residual":
-            model.add(kinds.residual_down(width * 2**i))
-            continue
         # The first convolution has no norm after it; a batch norm's shift replaces the others' bias.
         model.add(kinds.conv(width * 2**i, 4, strides=2, padding="same", use_bias=not (kinds.batch_norm and i)))
         if i:
