@@ -232,6 +232,17 @@ def test_conditional_run_trains_resumes_samples_by_label_and_makes_videos(classe
     assert run_cli("video", "--run", run, "--label", "b", "--frames", 4, "--size", 32, "--out", out_video)[0] == 0
 
 
+def test_conditional_run_on_colour_images_trains_and_samples(tmp_path, run_cli):
+    # G makes 3 channels and D takes 3 + 2 (the label planes): the G step must not chain them directly.
+    folder = make_folder(tmp_path / "images", count=8, color=True)
+    run = _train(run_cli, folder, tmp_path / "runs", "colour", "--conditional")
+    assert json.loads((run / "config.json").read_text())["model"]["channels"] == 3
+    code, _, err = run_cli("sample", "--run", run, "--label", "a", "-n", 2, "--out", tmp_path / "a")
+    assert code == 0, err
+    with Image.open(tmp_path / "a" / "sample-0000.png") as picture:
+        assert picture.mode == "RGB"
+
+
 @pytest.mark.parametrize("loss", ["wgan-gp", "hinge", "relativistic"])
 def test_other_losses_train_resume_and_sample(classes_folder, tmp_path, run_cli, loss):
     run = _train(run_cli, classes_folder, tmp_path, loss, "--loss", loss)

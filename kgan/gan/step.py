@@ -117,7 +117,9 @@ class GanTrainer:
         # G's output goes straight into D unless labels or augmentation come between.
         self.through_combined = not self.setup.augment and condition.discriminator_channels == 0
         with self.strategy.scope():
-            self.combined = build_combined(generator, discriminator)
+            # Only where G's images go straight into D: a D that also takes label planes has more
+            # input channels than G makes, and Keras refuses to chain them (unless G makes one).
+            self.combined = build_combined(generator, discriminator) if self.through_combined else None
             # Compiling attaches each optimizer to its model, so that the
             # model's .keras file carries the optimizer's state; the optimizers'
             # slots are built now, outside any traced function.
