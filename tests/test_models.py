@@ -23,6 +23,17 @@ def test_builders_make_the_requested_image_size(arch, resolution, channels):
     assert tuple(scores.shape) == (2, 1)
 
 
+def test_dcgan_generator_kernels_start_as_the_dcgan_paper_draws_them_from_33_to_64_px():
+    def kernel_spreads(resolution):
+        generator = build_generator(resolution, 3, latent_dim=100, width=8)
+        kernels = [layer.kernel for layer in generator.layers if hasattr(layer, "kernel")]
+        return [float(np.std(keras.ops.convert_to_numpy(kernel))) for kernel in kernels]
+
+    assert all(abs(spread - 0.02) < 0.002 for spread in kernel_spreads(64))
+    # Glorot uniform at 28 px: the spread depends on the layer's size and is far from 0.02.
+    assert all(spread > 0.03 for spread in kernel_spreads(28))
+
+
 def test_width_and_latent_size_are_arguments_not_constants():
     narrow = build_generator(32, 1, latent_dim=10, width=8)
     wide = build_generator(32, 1, latent_dim=20, width=16)

@@ -26,6 +26,8 @@ from kgan.images.resolution import plan_resolution
 keras = keras_module()
 layers = keras.layers
 
+NORMAL_INIT_RESOLUTIONS = (33, 64)  # dcgan G: N(0, 0.02) kernels in this range of sizes (inclusive)
+
 __all__ = ["ARCHITECTURES", "DISCRIMINATOR_OUTPUT", "build_combined", "build_discriminator", "build_generator"]
 
 
@@ -113,19 +115,28 @@ def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
     filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
+    init = dcgan_generator_init(resolution)
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
-    model.add(layers.Dense(base * base * filters[0], use_bias=False))
+    model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init))
     model.add(layers.BatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, filters[0])))
     for count in filters[1:]:
-        model.add(layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False))
+        model.add(layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init))
         model.add(layers.BatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
-    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same"))
+    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
+
+
+def dcgan_generator_init(resolution: int) -> Any:
+    """The dcgan G's kernel initializer: the DCGAN paper's N(0, 0.02) from 33 to 64 px, where it drew
+    better than Keras's Glorot uniform at equal minutes on colour icons; Glorot elsewhere until measured."""
+    if NORMAL_INIT_RESOLUTIONS[0] <= resolution <= NORMAL_INIT_RESOLUTIONS[1]:
+        return keras.initializers.RandomNormal(stddev=0.02)
+    return "glorot_uniform"
 
 
 def lean_widths(resolution: int, width: int) -> list[int]:
