@@ -115,7 +115,7 @@ def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
     filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
-    init = dcgan_generator_init(resolution)
+    init = _dcgan_generator_init(resolution)
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
     model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init))
@@ -131,10 +131,11 @@ def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int
     return model
 
 
-def dcgan_generator_init(resolution: int) -> Any:
+def _dcgan_generator_init(resolution: int) -> Any:
     """The dcgan G's kernel initializer: the DCGAN paper's N(0, 0.02) from 33 to 64 px, where it drew
     better than Keras's Glorot uniform at equal minutes on colour icons; Glorot elsewhere until measured."""
-    if NORMAL_INIT_RESOLUTIONS[0] <= resolution <= NORMAL_INIT_RESOLUTIONS[1]:
+    smallest, largest = NORMAL_INIT_RESOLUTIONS
+    if smallest <= resolution <= largest:
         return keras.initializers.RandomNormal(stddev=0.02)
     return "glorot_uniform"
 
