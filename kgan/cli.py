@@ -19,7 +19,7 @@ from kgan import __version__
 from kgan.backend import COMPILERS, FUSED_STEPS, FUSED_STEPS_FROM_RUN_STEPS, FUSED_STEPS_UP_TO_PIXELS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
-from kgan.gan.catalog import ARCHITECTURES, D_NORMS, LOSSES, OPTIMIZERS
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, INITS, LOSSES, OPTIMIZERS
 from kgan.options import (
     AUTO_EMA_DECAY,
     AUTO_LR_COOLDOWN,
@@ -203,6 +203,14 @@ def cli() -> None:
     show_default=True,
     help="What normalises D: none, batch norm after its hidden layers, or spectral normalization of every "
     "weight (auto: spectral from 33 to 64 px, batch otherwise, none with a gradient penalty).",
+)
+@click.option(
+    "--init",
+    type=click.Choice(("auto", *INITS)),
+    default="auto",
+    show_default=True,
+    help="What G's weights and D's convolutions start from: dcgan, the DCGAN paper's N(0, 0.02), or glorot, "
+    "Keras's Glorot uniform (auto: dcgan for --arch dcgan from 33 to 64 px, glorot otherwise).",
 )
 @click.option(
     "--latent-dim", type=click.IntRange(min=1), default=100, show_default=True, help="Size of the noise vector."

@@ -313,6 +313,7 @@ def _build_trainer(
             options.g_width,
             options.arch,
             synchronized_batch_norm=distribution.replicas > 1,
+            init=options.init,
         )
         discriminator = build_discriminator(
             folder.resolution,
@@ -322,6 +323,7 @@ def _build_trainer(
             norm=options.d_norm,
             synchronized_batch_norm=distribution.replicas > 1,
             outputs=1 + condition.extra_outputs,
+            init=options.init,
         )
         optimizers = [
             make_optimizer(options.optimizer, learning_rate, options.beta1, options.beta2, options.momentum)

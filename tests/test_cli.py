@@ -294,6 +294,35 @@ def test_d_is_spectrally_normalized_at_64_px_by_default_and_says_why():
     assert "d_norm" not in options.settle(500, 64) and options.d_norm == "batch"
 
 
+def test_init_is_the_dcgan_papers_for_dcgan_at_33_to_64_px_says_why_and_reaches_the_networks(tmp_path, run_cli):
+    from kgan.checkpoints import load_for_training
+    from kgan.options import TrainOptions
+
+    options = TrainOptions().validate()
+    assert options.settle(500, 64)["init"] == "auto -> dcgan (dcgan at 64 px)" and options.init == "dcgan"
+    for given, resolution in (({}, 28), ({}, 128), ({"arch": "lean"}, 64), ({"arch": "seed"}, 64)):
+        options = TrainOptions(**given).validate()
+        assert options.settle(500, resolution)["init"].startswith("auto -> glorot (") and options.init == "glorot"
+    options = TrainOptions(init="glorot").validate()
+    assert "init" not in options.settle(500, 64) and options.init == "glorot"
+    assert TrainOptions.from_json({"data_dir": str(tmp_path)}).init == "glorot"  # runs made before --init
+
+    runs = tmp_path / "runs"
+    code, _, _ = run_cli("train", make_folder(tmp_path / "images"), "--steps", 1, "--runs-dir", runs, "--name", "r",
+                         *TINY_TRAIN_ARGS, "--init", "dcgan")  # fmt: skip
+    assert code == 0
+    config = json.loads((runs / "r" / "config.json").read_text())
+    assert config["options"]["init"] == "dcgan" and "init" not in config["choices"]
+    generator, _, _, _ = load_for_training(runs / "r" / "checkpoints" / "step-000001")
+    dense = next(layer for layer in generator.layers if type(layer).__name__ == "Dense")
+    # One Adam step moves each weight by about the learning rate: the spread stays near 0.02 (Glorot's is 0.2 here).
+    assert abs(float(dense.kernel.numpy().std()) - 0.02) < 0.004
+    code, _, err = run_cli("train", "--resume", runs / "r", "--init", "glorot", "--steps", 2)
+    assert code != 0 and "--init cannot change when resuming" in err and "Traceback" not in err
+    code, _, err = run_cli("train", tmp_path / "images", "--init", "he", "--steps", 1)
+    assert code != 0 and "--init" in err and "Traceback" not in err
+
+
 def test_a_spectrally_normalized_d_takes_two_steps_per_g_step_by_default_and_says_why():
     from kgan.options import TrainOptions
 

@@ -23,15 +23,30 @@ def test_builders_make_the_requested_image_size(arch, resolution, channels):
     assert tuple(scores.shape) == (2, 1)
 
 
-def test_dcgan_generator_kernels_start_as_the_dcgan_paper_draws_them_from_33_to_64_px():
-    def kernel_spreads(resolution):
-        generator = build_generator(resolution, 3, latent_dim=100, width=8)
-        kernels = [layer.kernel for layer in generator.layers if hasattr(layer, "kernel")]
+def test_init_dcgan_draws_every_g_kernel_and_d_convolution_from_n_0_002_and_glorot_does_not():
+    def spreads(kernels):
         return [float(np.std(keras.ops.convert_to_numpy(kernel))) for kernel in kernels]
 
-    assert all(abs(spread - 0.02) < 0.002 for spread in kernel_spreads(64))
-    # Glorot uniform at 28 px: the spread depends on the layer's size and is far from 0.02.
-    assert all(spread > 0.03 for spread in kernel_spreads(28))
+    def generator_kernels(arch, init):
+        generator = build_generator(64, 3, latent_dim=100, width=8, arch=arch, init=init)
+        return spreads(layer.kernel for layer in generator.layers if hasattr(layer, "kernel"))
+
+    def discriminator_convolutions(norm, init):
+        discriminator = build_discriminator(64, 3, width=8, norm=norm, init=init)
+        # Spectral normalization wraps each convolution; the logit layer keeps Glorot.
+        convolutions = [getattr(layer, "layer", layer) for layer in discriminator.layers if "conv" in layer.name]
+        return spreads(convolution.kernel for convolution in convolutions)
+
+    for arch in ("dcgan", "lean"):
+        assert all(abs(spread - 0.02) < 0.002 for spread in generator_kernels(arch, "dcgan"))
+        # Glorot uniform: the spread depends on the layer's size and is far from 0.02.
+        assert all(spread > 0.03 for spread in generator_kernels(arch, "glorot"))
+    for norm in ("spectral", "batch", "none"):
+        kernels = discriminator_convolutions(norm, "dcgan")
+        assert len(kernels) == 4 and all(abs(spread - 0.02) < 0.002 for spread in kernels)
+        assert all(spread > 0.03 for spread in discriminator_convolutions(norm, "glorot"))
+    with pytest.raises(ValueError, match="unknown init 'he'"):
+        build_generator(64, 3, init="he")
 
 
 def test_width_and_latent_size_are_arguments_not_constants():

@@ -15,6 +15,8 @@ OPTIMIZERS = ("adam", "sgd")
 # What normalises D's layers: nothing (the first wave's default), batch norm (DCGAN's paper) or
 # spectral normalization of every weight (Miyato et al. 2018).
 D_NORMS = ("none", "batch", "spectral")
+# What G's weights and D's convolutions start from: the DCGAN paper's N(0, 0.02), or Keras's Glorot uniform.
+INITS = ("dcgan", "glorot")
 # Architectures whose step XLA cannot make repeatable (--seed): the seed's max pooling has no
 # deterministic XLA gradient, so their seeded runs compile a graph.
 NOT_DETERMINISTIC_IN_XLA = ("seed",)

@@ -20,13 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from kgan.backend import keras_module
-from kgan.gan.catalog import ARCHITECTURES, D_NORMS, DISCRIMINATOR_OUTPUT
+from kgan.gan.catalog import ARCHITECTURES, D_NORMS, DISCRIMINATOR_OUTPUT, INITS
 from kgan.images.resolution import plan_resolution
 
 keras = keras_module()
 layers = keras.layers
-
-NORMAL_INIT_RESOLUTIONS = (33, 64)  # dcgan G: N(0, 0.02) kernels in this range of sizes (inclusive)
 
 __all__ = ["ARCHITECTURES", "DISCRIMINATOR_OUTPUT", "build_combined", "build_discriminator", "build_generator"]
 
@@ -52,19 +50,22 @@ def build_generator(
     width: int = 64,
     arch: str = "dcgan",
     synchronized_batch_norm: bool = False,
+    init: str = "glorot",
 ) -> keras.Sequential:
     """Return a generator mapping (batch, latent_dim) noise to tanh images in [-1, 1].
 
     ``synchronized_batch_norm`` computes batch statistics over the global batch
     when training on several replicas, so that they match one device's.
+    ``init`` is one of ``INITS``: what every kernel starts from.
     """
     _check_common(channels, width)
+    kernels = _initializer(init)
     if arch == "dcgan":
-        return _dcgan_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
+        return _dcgan_generator(resolution, channels, latent_dim, width, synchronized_batch_norm, kernels)
     if arch == "seed":
-        return _seed_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
+        return _seed_generator(resolution, channels, latent_dim, width, synchronized_batch_norm, kernels)
     if arch == "lean":
-        return _lean_generator(resolution, channels, latent_dim, width, synchronized_batch_norm)
+        return _lean_generator(resolution, channels, latent_dim, width, synchronized_batch_norm, kernels)
     raise ValueError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHITECTURES)}")
 
 
@@ -76,6 +77,7 @@ def build_discriminator(
     norm: str = "none",
     synchronized_batch_norm: bool = False,
     outputs: int = 1,
+    init: str = "glorot",
 ) -> keras.Sequential:
     """Return a discriminator mapping images in [-1, 1] to one score per image.
 
@@ -85,6 +87,7 @@ def build_discriminator(
     adds batch normalization after each hidden convolution (the original DCGAN
     paper's D); "spectral" divides every weight matrix by its largest singular
     value (Keras's ``SpectralNormalization`` wrapper); "none" leaves D's layers plain.
+    ``init`` is one of ``INITS``: what the convolutions' kernels start from (the dense layers keep Glorot).
     """
     if channels < 1:
         raise ValueError(f"channels must be positive, not {channels}")
@@ -94,7 +97,7 @@ def build_discriminator(
         raise ValueError("the seed architecture's discriminator has one sigmoid output")
     if norm not in D_NORMS:
         raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(D_NORMS)}")
-    kinds = _DLayers(norm, synchronized_batch_norm)
+    kinds = _DLayers(norm, synchronized_batch_norm, _initializer(init))
     if arch in ("dcgan", "lean"):
         return _dcgan_discriminator(resolution, channels, width, kinds, outputs)
     if arch == "seed":
@@ -111,11 +114,19 @@ def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.
     return keras.Sequential([generator, discriminator], name="combined")
 
 
-def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int, sync: bool) -> keras.Sequential:
+def _initializer(init: str) -> Any:
+    """Keras's initializer for one of ``INITS``."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
+    return keras.initializers.RandomNormal(stddev=0.02) if init == "dcgan" else "glorot_uniform"
+
+
+def _dcgan_generator(
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Any
+) -> keras.Sequential:
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
     filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
-    init = _dcgan_generator_init(resolution)
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
     model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init))
@@ -131,15 +142,6 @@ def _dcgan_generator(resolution: int, channels: int, latent_dim: int, width: int
     return model
 
 
-def _dcgan_generator_init(resolution: int) -> Any:
-    """The dcgan G's kernel initializer: the DCGAN paper's N(0, 0.02) from 33 to 64 px, where it drew
-    better than Keras's Glorot uniform at equal minutes on colour icons; Glorot elsewhere until measured."""
-    smallest, largest = NORMAL_INIT_RESOLUTIONS
-    if smallest <= resolution <= largest:
-        return keras.initializers.RandomNormal(stddev=0.02)
-    return "glorot_uniform"
-
-
 def lean_widths(resolution: int, width: int) -> list[int]:
     """G's feature maps from the smallest square to the image's size: doubling towards the
     small end from ``width`` at full size, capped at 8 * width, so large images stay cheap."""
@@ -147,22 +149,24 @@ def lean_widths(resolution: int, width: int) -> list[int]:
     return [min(8 * width, width * 2 ** (doublings - level)) for level in range(doublings + 1)]
 
 
-def _lean_generator(resolution: int, channels: int, latent_dim: int, width: int, sync: bool) -> keras.Sequential:
+def _lean_generator(
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Any
+) -> keras.Sequential:
     base, _ = _require_plan(resolution)
     widths = lean_widths(resolution, width)
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
-    model.add(layers.Dense(base * base * widths[0], use_bias=False))
+    model.add(layers.Dense(base * base * widths[0], use_bias=False, kernel_initializer=init))
     model.add(layers.BatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, widths[0])))
     # Resize, then convolve: no checkerboard, and every output pixel sees the same kernel.
     for count in widths[1:]:
         model.add(layers.UpSampling2D(2, interpolation="nearest"))
-        model.add(layers.Conv2D(count, 3, padding="same", use_bias=False))
+        model.add(layers.Conv2D(count, 3, padding="same", use_bias=False, kernel_initializer=init))
         model.add(layers.BatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
-    model.add(layers.Conv2D(channels, 3, padding="same"))
+    model.add(layers.Conv2D(channels, 3, padding="same", kernel_initializer=init))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
 
@@ -177,13 +181,14 @@ class _DLayers:
     G step runs D statelessly and throws its new state away, so D stays put there.
     """
 
-    def __init__(self, norm: str, synchronized: bool):
+    def __init__(self, norm: str, synchronized: bool, conv_init: Any):
         self.spectral = norm == "spectral"
         self.batch_norm = norm == "batch"
         self.synchronized = synchronized
+        self.conv_init = conv_init
 
     def conv(self, *args: Any, **kwargs: Any) -> Any:
-        return self._wrapped(layers.Conv2D(*args, **kwargs))
+        return self._wrapped(layers.Conv2D(*args, kernel_initializer=self.conv_init, **kwargs))
 
     def dense(self, *args: Any, **kwargs: Any) -> Any:
         return self._wrapped(layers.Dense(*args, **kwargs))
@@ -221,20 +226,22 @@ def _seed_sizes(resolution: int, width: int) -> tuple[int, int, int, int]:
     return resolution // 4, width, 2 * width, 16 * width
 
 
-def _seed_generator(resolution: int, channels: int, latent_dim: int, width: int, sync: bool) -> keras.Sequential:
+def _seed_generator(
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Any
+) -> keras.Sequential:
     quarter, narrow, wide, dense_units = _seed_sizes(resolution, width)
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,), name="noise"),
-            layers.Dense(dense_units, activation="tanh"),
-            layers.Dense(wide * quarter * quarter),
+            layers.Dense(dense_units, activation="tanh", kernel_initializer=init),
+            layers.Dense(wide * quarter * quarter, kernel_initializer=init),
             layers.BatchNormalization(synchronized=sync),
             layers.Activation("tanh"),
             layers.Reshape((quarter, quarter, wide)),
             layers.UpSampling2D(2),
-            layers.Conv2D(narrow, 5, padding="same", activation="tanh"),
+            layers.Conv2D(narrow, 5, padding="same", activation="tanh", kernel_initializer=init),
             layers.UpSampling2D(2),
-            layers.Conv2D(channels, 5, padding="same"),
+            layers.Conv2D(channels, 5, padding="same", kernel_initializer=init),
             layers.Activation("tanh", dtype="float32", name="image"),
         ],
         name="generator",
