@@ -191,6 +191,33 @@ def test_augmentation_is_applied_to_real_and_fake_images(monkeypatch):
     assert len(calls) == 3  # and the fakes in the G step
 
 
+@pytest.mark.parametrize("d_norm", ("spectral", "batch", "none"))
+def test_with_augmentation_each_step_moves_its_own_model_and_leaves_the_other_alone(d_norm):
+    # The default up to 3,000 images: augmentation sits between G and D, so the G step runs G and D
+    # statelessly instead of through Sequential([G, D]); D must stay exactly as it was all the same.
+    keras.utils.set_random_seed(0)
+    generator = build_generator(16, 1, 4, 4, init="dcgan")
+    discriminator = build_discriminator(16, 1, 4, norm=d_norm, init="dcgan")
+    setup = GanSetup(augment=("translation", "color"), critic_steps=2)
+    optimizers = [make_optimizer("adam", 1e-2) for _ in range(2)]
+    trainer = GanTrainer(generator, discriminator, *optimizers, setup)
+    assert trainer.combined is None
+    batch = _batch(BatchPlan(4, 4, 0, critic_steps=2, augment=True), count=8)
+
+    def snapshot(model):
+        return [variable.numpy().copy() for variable in model.weights]
+
+    def moved(before, model):
+        return [not np.array_equal(old, new.numpy()) for old, new in zip(before, model.weights)]
+
+    generator_before, discriminator_before = snapshot(generator), snapshot(discriminator)
+    trainer.discriminator_step(batch)
+    assert all(moved(discriminator_before, discriminator)) and not any(moved(generator_before, generator))
+    discriminator_before = snapshot(discriminator)
+    trainer.generator_step(batch)
+    assert all(moved(generator_before, generator)) and not any(moved(discriminator_before, discriminator))
+
+
 def test_unknown_augmentation_is_refused():
     assert parse_policies("color, translation") == ("color", "translation")
     with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
