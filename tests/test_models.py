@@ -49,6 +49,17 @@ def test_init_dcgan_draws_every_g_kernel_and_d_convolution_from_n_0_002_and_glor
         build_generator(64, 3, init="he")
 
 
+@pytest.mark.parametrize("init", ("dcgan", "glorot"))
+def test_every_layer_draws_its_own_starting_kernel(init):
+    # An unseeded Keras initializer shared by several layers would start each with the same numbers.
+    generator = build_generator(64, 3, latent_dim=100, width=8, init=init)
+    discriminator = build_discriminator(64, 3, width=8, norm="spectral", init=init)
+    layers = [*generator.layers, *(getattr(layer, "layer", layer) for layer in discriminator.layers)]
+    starts = [keras.ops.convert_to_numpy(layer.kernel).ravel()[:16] for layer in layers if hasattr(layer, "kernel")]
+    assert len(starts) == 10  # G: a dense layer and four transposed convolutions; D: four convolutions and the logit
+    assert all(not np.allclose(a, b) for i, a in enumerate(starts) for b in starts[i + 1 :])
+
+
 def test_width_and_latent_size_are_arguments_not_constants():
     narrow = build_generator(32, 1, latent_dim=10, width=8)
     wide = build_generator(32, 1, latent_dim=20, width=16)

@@ -17,6 +17,7 @@ Two architectures:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kgan.backend import keras_module
@@ -114,30 +115,36 @@ def build_combined(generator: keras.Model, discriminator: keras.Model) -> keras.
     return keras.Sequential([generator, discriminator], name="combined")
 
 
-def _initializer(init: str) -> Any:
-    """Keras's initializer for one of ``INITS``."""
+def _initializer(init: str) -> Callable[[], Any]:
+    """A maker of Keras initializers for one of ``INITS``, called once per layer: an unseeded Keras
+    initializer fixes its seed when made, so one shared by several layers starts each of their
+    kernels with the same numbers."""
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
-    return keras.initializers.RandomNormal(stddev=0.02) if init == "dcgan" else "glorot_uniform"
+    if init == "dcgan":
+        return lambda: keras.initializers.RandomNormal(stddev=0.02)
+    return lambda: "glorot_uniform"
 
 
 def _dcgan_generator(
-    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Any
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Callable[[], Any]
 ) -> keras.Sequential:
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
     filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
-    model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init))
+    model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init()))
     model.add(layers.BatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, filters[0])))
     for count in filters[1:]:
-        model.add(layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init))
+        model.add(
+            layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init())
+        )
         model.add(layers.BatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
-    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init))
+    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init()))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
 
@@ -150,23 +157,23 @@ def lean_widths(resolution: int, width: int) -> list[int]:
 
 
 def _lean_generator(
-    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Any
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Callable[[], Any]
 ) -> keras.Sequential:
     base, _ = _require_plan(resolution)
     widths = lean_widths(resolution, width)
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
-    model.add(layers.Dense(base * base * widths[0], use_bias=False, kernel_initializer=init))
+    model.add(layers.Dense(base * base * widths[0], use_bias=False, kernel_initializer=init()))
     model.add(layers.BatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, widths[0])))
     # Resize, then convolve: no checkerboard, and every output pixel sees the same kernel.
     for count in widths[1:]:
         model.add(layers.UpSampling2D(2, interpolation="nearest"))
-        model.add(layers.Conv2D(count, 3, padding="same", use_bias=False, kernel_initializer=init))
+        model.add(layers.Conv2D(count, 3, padding="same", use_bias=False, kernel_initializer=init()))
         model.add(layers.BatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
-    model.add(layers.Conv2D(channels, 3, padding="same", kernel_initializer=init))
+    model.add(layers.Conv2D(channels, 3, padding="same", kernel_initializer=init()))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
 
@@ -181,14 +188,14 @@ class _DLayers:
     G step runs D statelessly and throws its new state away, so D stays put there.
     """
 
-    def __init__(self, norm: str, synchronized: bool, conv_init: Any):
+    def __init__(self, norm: str, synchronized: bool, conv_init: Callable[[], Any]):
         self.spectral = norm == "spectral"
         self.batch_norm = norm == "batch"
         self.synchronized = synchronized
         self.conv_init = conv_init
 
     def conv(self, *args: Any, **kwargs: Any) -> Any:
-        return self._wrapped(layers.Conv2D(*args, kernel_initializer=self.conv_init, **kwargs))
+        return self._wrapped(layers.Conv2D(*args, kernel_initializer=self.conv_init(), **kwargs))
 
     def dense(self, *args: Any, **kwargs: Any) -> Any:
         return self._wrapped(layers.Dense(*args, **kwargs))
@@ -227,21 +234,21 @@ def _seed_sizes(resolution: int, width: int) -> tuple[int, int, int, int]:
 
 
 def _seed_generator(
-    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Any
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Callable[[], Any]
 ) -> keras.Sequential:
     quarter, narrow, wide, dense_units = _seed_sizes(resolution, width)
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,), name="noise"),
-            layers.Dense(dense_units, activation="tanh", kernel_initializer=init),
-            layers.Dense(wide * quarter * quarter, kernel_initializer=init),
+            layers.Dense(dense_units, activation="tanh", kernel_initializer=init()),
+            layers.Dense(wide * quarter * quarter, kernel_initializer=init()),
             layers.BatchNormalization(synchronized=sync),
             layers.Activation("tanh"),
             layers.Reshape((quarter, quarter, wide)),
             layers.UpSampling2D(2),
-            layers.Conv2D(narrow, 5, padding="same", activation="tanh", kernel_initializer=init),
+            layers.Conv2D(narrow, 5, padding="same", activation="tanh", kernel_initializer=init()),
             layers.UpSampling2D(2),
-            layers.Conv2D(channels, 5, padding="same", kernel_initializer=init),
+            layers.Conv2D(channels, 5, padding="same", kernel_initializer=init()),
             layers.Activation("tanh", dtype="float32", name="image"),
         ],
         name="generator",
