@@ -18,6 +18,9 @@ color Features: the 1,280 globally averaged activations of EfficientNet-Lite0's 
 Both recipes' pictures go through exactly the same path. Prepare the cached classifier with:
 
     refenv/bin/python bench/quality_yardsticks.py --prepare
+
+and read a distance against real pictures made worse in known ways (less detail, fewer kinds) with
+``--known``.
 """
 
 from __future__ import annotations
@@ -175,6 +178,7 @@ class Yardstick:
     embed: Callable[[np.ndarray], np.ndarray]
     real_features: np.ndarray
     floor_features: np.ndarray
+    floor_pictures: Callable[[], np.ndarray]  # the floor's real pictures, loaded when asked for
 
     def embed_folder(self, folder: Path, limit: int | None = None) -> np.ndarray:
         """Features of the pictures in a folder (the first limit of them, by name)."""
@@ -191,6 +195,32 @@ class Yardstick:
     def floor(self) -> float:
         """The real-vs-real distance: about what a perfect generator would score with this many samples."""
         return frechet_distance(self.floor_features, self.real_features)
+
+
+def known_distances(yardstick: Yardstick) -> list[tuple[str, float]]:
+    """Distances of the floor's real pictures made worse in known ways: a scale to read a generator's against.
+
+    Less detail: each picture shrunk (bilinear) to a side of side/2, side/4, ... (not under 4 px) and
+    brought back. Fewer kinds: only 200 or 50 of the pictures (a fixed draw), repeated to the same count.
+    """
+    pictures = yardstick.floor_pictures()
+    side, count = yardstick.side, len(pictures)
+    rows = [(f"{count} real pictures (the floor)", yardstick.floor)]
+    small = side // 2
+    while small >= 4:
+        blurred = np.stack([
+            np.asarray(Image.fromarray(p).resize((small, small), Image.BILINEAR).resize((side, side), Image.BILINEAR))
+            for p in pictures
+        ])  # fmt: skip
+        distance = frechet_distance(yardstick.embed(blurred), yardstick.real_features)
+        rows.append((f"the same with the detail of {small}x{small} px", distance))
+        small //= 2
+    for kinds in (200, 50):
+        chosen = fixed_draw(count, kinds)
+        repeated = pictures[chosen[np.arange(count) % kinds]]
+        distance = frechet_distance(yardstick.embed(repeated), yardstick.real_features)
+        rows.append((f"only {kinds} of them, each repeated to {count}", distance))
+    return rows
 
 
 def load_fashion_judge(cache_dir: Path) -> tuple[FashionJudge, float]:
@@ -216,6 +246,7 @@ def gray_yardstick(cache_dir: Path = CACHE_DIR) -> Yardstick:
 
     test_images, _ = fashion_images("t10k")
     train_images, _ = fashion_images("train")
+    floor_pictures = train_images[fixed_draw(len(train_images), REAL_COUNT)]
     return Yardstick(
         name="gray",
         side=28,
@@ -227,7 +258,8 @@ def gray_yardstick(cache_dir: Path = CACHE_DIR) -> Yardstick:
         ),
         embed=embed,
         real_features=embed(test_images[fixed_draw(len(test_images), REAL_COUNT)]),
-        floor_features=embed(train_images[fixed_draw(len(train_images), REAL_COUNT)]),
+        floor_features=embed(floor_pictures),
+        floor_pictures=lambda: floor_pictures,
     )
 
 
@@ -288,6 +320,7 @@ def color_yardstick(icons: Path, cache_dir: Path = CACHE_DIR) -> Yardstick:
         embed=embed,
         real_features=cached_features(embed, held_back, 64, "RGB", prefix),
         floor_features=cached_features(embed, training, 64, "RGB", prefix),
+        floor_pictures=lambda: load_pictures(training, 64, "RGB"),
     )
 
 
@@ -301,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--icons", type=Path, default=Path("/work/benchdata/icons"))
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--score", type=Path, help="print both distances of this folder of pictures")
+    parser.add_argument(
+        "--known", action="store_true", help="print the distances of real pictures made worse in known ways"
+    )
     args = parser.parse_args(argv)
     yardsticks = [gray_yardstick(args.cache_dir), color_yardstick(args.icons, args.cache_dir)]
     for yardstick in yardsticks:
@@ -308,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{yardstick.name}: real-vs-real floor {yardstick.floor:.3f}")
         if args.score:
             print(f"{yardstick.name}: {args.score} scores {yardstick.distance(args.score):.3f}")
+        if args.known:
+            for what, distance in known_distances(yardstick):
+                print(f"{yardstick.name}: {distance:8.3f}  {what}")
     return 0
 
 
