@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``checkpoints/step-NNNNNN/`` holding the generator
 and the discriminator as ``.keras`` files (architecture, weights, and each
-one's optimizer state) and ``state.json`` (step, counters, file digests). It is
+one's optimizer state), G's moving average and the lookahead's slow copies
+when the run keeps them, and ``state.json`` (step, counters, file digests). It is
 written under a temporary name and renamed into place, so a kill at any moment
 leaves the previous checkpoint whole. Models load with Keras' safe mode on:
 nothing in a run folder can execute code.
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from kgan.backend import keras_module
 from kgan.errors import RunError
 from kgan.files import file_sha256, fsync_folder, write_json_atomic
@@ -24,6 +27,7 @@ from kgan.runs import (
     DISCRIMINATOR_FILE,
     EMA_FILE,
     GENERATOR_FILE,
+    LOOKAHEAD_FILE,
     STATE_FILE,
     Checkpoint,
     CheckpointState,
@@ -47,8 +51,10 @@ def save_checkpoint(
     state: dict[str, Any],
     keep: int,
     ema: keras.Model | None = None,
+    lookahead: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write the checkpoint for ``step`` (with G's moving average, if any); keep the newest ``keep``."""
+    """Write the checkpoint for ``step`` (with G's moving average and the lookahead's slow
+    copies, if any); keep the newest ``keep``."""
     final = run.checkpoints_dir / checkpoint_name(step)
     if final.exists():
         return final
@@ -64,6 +70,10 @@ def save_checkpoint(
             model.save(temporary / file_name)
             digests[file_name] = file_sha256(temporary / file_name, sync=True)
             _pause_for_tests(step, temporary)
+        if lookahead is not None:
+            with open(temporary / LOOKAHEAD_FILE, "wb") as file:
+                np.savez(file, **lookahead)
+            digests[LOOKAHEAD_FILE] = file_sha256(temporary / LOOKAHEAD_FILE, sync=True)
         write_json_atomic(temporary / STATE_FILE, {**state, "step": step, "sha256": digests})
         os.rename(temporary, final)
         fsync_folder(run.checkpoints_dir)
@@ -97,7 +107,7 @@ def remove_unfinished(run: Run) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _verified_model_file(checkpoint: Checkpoint, file_name: str) -> Path:
+def _verified_file(checkpoint: Checkpoint, file_name: str) -> Path:
     path = checkpoint.file(file_name)
     if not path.is_file():
         raise RunError(f"{path} is missing")
@@ -113,7 +123,7 @@ def _load_model(path: Path, compile: bool) -> keras.Model:
 
 def load_discriminator(checkpoint: Path) -> keras.Model:
     """A checkpoint's discriminator, checked against its digest, without optimizer state."""
-    return _load_model(_verified_model_file(Checkpoint(Path(checkpoint)), DISCRIMINATOR_FILE), compile=False)
+    return _load_model(_verified_file(Checkpoint(Path(checkpoint)), DISCRIMINATOR_FILE), compile=False)
 
 
 def load_generator(checkpoint_or_file: Path, ema: bool = True) -> keras.Model:
@@ -122,25 +132,39 @@ def load_generator(checkpoint_or_file: Path, ema: bool = True) -> keras.Model:
     path = Path(checkpoint_or_file)
     if path.is_dir():
         checkpoint = Checkpoint(path)
-        path = _verified_model_file(checkpoint, EMA_FILE if ema and checkpoint.has_ema else GENERATOR_FILE)
+        path = _verified_file(checkpoint, EMA_FILE if ema and checkpoint.has_ema else GENERATOR_FILE)
     model = _load_model(path, compile=False)
     if len(model.input_shape) != 2 or len(model.output_shape) != 4:
         raise RunError(f"{path} is not a generator (input {model.input_shape}, output {model.output_shape})")
     return model
 
 
+def load_lookahead(checkpoint: Checkpoint) -> dict[str, np.ndarray] | None:
+    """The lookahead's slow copies saved in a checkpoint, checked against its digest (None when it has none)."""
+    if not checkpoint.has_lookahead:
+        return None
+    path = _verified_file(checkpoint, LOOKAHEAD_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path} is damaged: {error}") from None
+
+
 def load_for_training(
     checkpoint: Checkpoint | Path,
 ) -> tuple[keras.Model, keras.Model, keras.Model | None, CheckpointState]:
-    """The generator and discriminator with their optimizers' state, G's moving average (or None), and state.json."""
+    """The generator and discriminator with their optimizers' state, G's moving average (or None), and state.json.
+
+    The lookahead's slow copies, if any, come from ``load_lookahead``."""
     checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint(Path(checkpoint))
     state = checkpoint.state()
-    generator = _load_model(_verified_model_file(checkpoint, GENERATOR_FILE), compile=True)
-    discriminator = _load_model(_verified_model_file(checkpoint, DISCRIMINATOR_FILE), compile=True)
+    generator = _load_model(_verified_file(checkpoint, GENERATOR_FILE), compile=True)
+    discriminator = _load_model(_verified_file(checkpoint, DISCRIMINATOR_FILE), compile=True)
     for model, path in ((generator, GENERATOR_FILE), (discriminator, DISCRIMINATOR_FILE)):
         if getattr(model, "optimizer", None) is None:
             raise RunError(f"{checkpoint.file(path)} holds no optimizer state")
     ema = None
     if checkpoint.has_ema:
-        ema = _load_model(_verified_model_file(checkpoint, EMA_FILE), compile=False)
+        ema = _load_model(_verified_file(checkpoint, EMA_FILE), compile=False)
     return generator, discriminator, ema, state

@@ -33,6 +33,7 @@ from kgan.options import (
     WGAN_GP_LEARNING_RATE,
     describe_auto_augment,
     describe_auto_g_widths,
+    describe_auto_lookahead,
     describe_auto_widths,
 )
 
@@ -331,6 +332,16 @@ def cli() -> None:
     default="auto",
     show_default=True,
     help=f"A moving average of G's weights (sample and video use it): auto ({AUTO_EMA_DECAY}), off, or a decay.",
+)
+@click.option(
+    "--lookahead",
+    default="auto",
+    show_default=True,
+    metavar="auto|off|K[,ALPHA]",
+    help=(
+        "Every K steps G and D step back ALPHA of the way to slow copies of their weights, which damps the "
+        f"game's oscillation (ALPHA 0.5 when left out); auto: {describe_auto_lookahead()}."
+    ),
 )
 @click.option(
     "--augment",

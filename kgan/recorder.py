@@ -145,7 +145,7 @@ class RunRecorder:
         return (self.run.samples_dir / sample_name(self.session.step)).exists()
 
     def checkpoint(self, elapsed_seconds: float) -> Path:
-        """Save G, D (with their optimizers), G's EMA and the counters; keep the newest few."""
+        """Save G, D (with their optimizers), G's EMA, the lookahead's copies and the counters; keep the newest few."""
         from kgan.checkpoints import save_checkpoint
 
         self.flush()
@@ -154,6 +154,7 @@ class RunRecorder:
         return save_checkpoint(
             self.run, session.step, trainer.generator, trainer.discriminator, state,
             session.options.keep_checkpoints, trainer.ema,
+            trainer.lookahead.arrays() if trainer.lookahead is not None else None,
         )  # fmt: skip
 
     def evaluate(self) -> Any:

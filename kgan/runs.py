@@ -39,6 +39,7 @@ SAMPLE_NAME = re.compile(r"^step-(\d{6,})\.png$")
 GENERATOR_FILE = "generator.keras"
 EMA_FILE = "generator_ema.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
+LOOKAHEAD_FILE = "lookahead.npz"
 STATE_FILE = "state.json"
 
 
@@ -102,6 +103,10 @@ class Checkpoint:
     @property
     def has_ema(self) -> bool:
         return (self.path / EMA_FILE).is_file()
+
+    @property
+    def has_lookahead(self) -> bool:
+        return (self.path / LOOKAHEAD_FILE).is_file()
 
     def file(self, name: str) -> Path:
         return self.path / name

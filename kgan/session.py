@@ -169,12 +169,14 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
     else:
         with distribution.strategy.scope():
             generator, discriminator, ema, state = load_for_training(checkpoint)
+            lookahead = _make_lookahead(options, generator, discriminator)
         if (ema is None) != (options.ema is None):
             raise RunError(f"{checkpoint.path} does not match config.json: the moving average of G is missing or extra")
         _check_shapes(generator, discriminator, config, checkpoint.path)
+        _load_lookahead(lookahead, checkpoint)
         trainer = GanTrainer(
             generator, discriminator, generator.optimizer, discriminator.optimizer,
-            gan_setup(options, condition), distribution.strategy, ema, compiler,
+            gan_setup(options, condition), distribution.strategy, ema, compiler, lookahead,
         )  # fmt: skip
     steps_per_execution, why = _steps_per_execution(options, compiler, distribution.replicas, folder)
     if options.steps_per_execution is None:
@@ -330,8 +332,32 @@ def _build_trainer(
             for learning_rate in (options.generator_lr, options.discriminator_lr)
         ]
         ema = make_ema(generator) if options.ema is not None else None
+        lookahead = _make_lookahead(options, generator, discriminator)
     setup = gan_setup(options, condition)
-    return GanTrainer(generator, discriminator, *optimizers, setup, distribution.strategy, ema, compiler)
+    return GanTrainer(generator, discriminator, *optimizers, setup, distribution.strategy, ema, compiler, lookahead)
+
+
+def _make_lookahead(options: TrainOptions, generator: Any, discriminator: Any) -> Any:
+    """Slow copies of G's and D's weights as --lookahead says (None when off); inside the strategy's scope."""
+    if options.lookahead is None:
+        return None
+    from kgan.gan.lookahead import Lookahead, LookaheadSpec
+
+    return Lookahead(LookaheadSpec.parse(options.lookahead), generator, discriminator, options.critic_steps)
+
+
+def _load_lookahead(lookahead: Any, checkpoint: Any) -> None:
+    """Set the slow copies from the checkpoint; RunError when it and config.json disagree."""
+    from kgan.checkpoints import load_lookahead
+
+    arrays = load_lookahead(checkpoint)
+    if (arrays is None) != (lookahead is None):
+        raise RunError(f"{checkpoint.path} does not match config.json: lookahead copies are missing or extra")
+    if lookahead is not None:
+        try:
+            lookahead.load(arrays)
+        except ValueError as error:
+            raise RunError(f"{checkpoint.path}: the lookahead copies do not fit the networks ({error})") from None
 
 
 def _check_shapes(generator: Any, discriminator: Any, config: RunConfig, checkpoint: Path) -> None:

@@ -200,9 +200,10 @@ def test_loading_never_runs_code_from_a_model_file(tmp_path, run_cli):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_a_learning_rate_cooldown_falls_over_the_budget_and_resumes_exactly(folder, tmp_path, run_cli):
+def test_a_learning_rate_cooldown_and_lookahead_resume_exactly(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
-    cooled = ["--lr-cooldown", "0.5", "--g-lr", "0.003", "--d-lr", "0.006"]
+    # Lookahead synchronises at steps 3 and 6, so step 6 needs the slow copies saved at step 4.
+    cooled = ["--lr-cooldown", "0.5", "--g-lr", "0.003", "--d-lr", "0.006", "--lookahead", "3,0.5"]
     options = ["--runs-dir", runs, "--name", "straight", *EXACT_ARGS, *cooled]
     assert run_cli("train", folder, "--steps", 6, *options)[0] == 0
     # The last step ran at the rates times (1 - 5/6) / 0.5 = 1/3, each optimizer from its own rate.
@@ -218,6 +219,22 @@ def test_a_learning_rate_cooldown_falls_over_the_budget_and_resumes_exactly(fold
     resumed, _ = _weights(runs / "cut" / "checkpoints" / "step-000006")
     for a, b in zip(straight, resumed):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert json.loads((runs / "cut" / "config.json").read_text())["options"]["lookahead"] == "3,0.5"
+
+
+def test_lookahead_copies_are_checked_on_resume(folder, tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    assert run_cli("train", folder, "--steps", 2, "--runs-dir", runs, "--name", "r", *ARGS, "--lookahead", "5")[0] == 0
+    checkpoint = runs / "r" / "checkpoints" / "step-000002"
+    saved = checkpoint / "lookahead.npz"
+    original = saved.read_bytes()
+    saved.write_bytes(original[:-100] + b"x" * 100)
+    _one_line_error(run_cli("train", "--resume", runs / "r", "--steps", 3), "lookahead.npz", "checksum")
+    saved.unlink()
+    _one_line_error(run_cli("train", "--resume", runs / "r", "--steps", 3), "lookahead", "missing")
+    saved.write_bytes(original)
+    _one_line_error(run_cli("train", "--resume", runs / "r", "--lookahead", "off", "--steps", 3), "lookahead")
+    _one_line_error(run_cli("train", folder, "--lookahead", "0,0.5", "--runs-dir", runs), "--lookahead")
 
 
 def _load(checkpoint):

@@ -1,5 +1,6 @@
 """The frozen-discriminator trainer: who moves on which step, and D's output in both steps."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ from kgan.errors import OptionError
 from kgan.gan.batches import plain_batch
 from kgan.gan.catalog import D_NORMS
 from kgan.gan.ema import make_ema
+from kgan.gan.lookahead import Lookahead, LookaheadSpec
 from kgan.gan.losses import AdversarialLoss
 from kgan.gan.models import build_discriminator, build_generator
 from kgan.gan.step import GanSetup, GanTrainer, make_optimizer
@@ -31,21 +33,40 @@ def _trainer(
     compiler: str = "graph",
     optimizer: str = "adam",
     ema_decay: float | None = None,
+    lookahead: str | None = None,
+    critic_steps: int = 1,
 ) -> GanTrainer:
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
     discriminator = build_discriminator(16, 1, 4, arch, norm=d_norm)
-    setup = GanSetup(loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1, ema_decay=ema_decay)
+    setup = GanSetup(
+        loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1, ema_decay=ema_decay,
+        critic_steps=critic_steps,
+    )  # fmt: skip
     optimizers = [make_optimizer(optimizer, learning_rate) for _ in range(2)]
     ema = make_ema(generator) if ema_decay is not None else None
-    return GanTrainer(generator, discriminator, *optimizers, setup, ema=ema, compiler=compiler)
+    slow = None
+    if lookahead is not None:
+        slow = Lookahead(LookaheadSpec.parse(lookahead), generator, discriminator, critic_steps)
+    return GanTrainer(generator, discriminator, *optimizers, setup, ema=ema, compiler=compiler, lookahead=slow)
 
 
-def _batch(seed: int = 0):
+def _batch(seed: int = 0, critic_steps: int = 1):
     rng = np.random.default_rng(seed)
-    real = rng.integers(0, 256, size=(BATCH, 16, 16, 1), dtype=np.uint8)
-    noise = rng.standard_normal((BATCH, LATENT)).astype("float32")
-    return plain_batch(real, noise, noise)
+    real = rng.integers(0, 256, size=(BATCH, critic_steps, 16, 16, 1), dtype=np.uint8)
+    noise = rng.standard_normal((BATCH, critic_steps, LATENT)).astype("float32")
+    one = plain_batch(real[:, 0], noise[:, 0], noise[:, 0])
+    if critic_steps == 1:
+        return one
+
+    # Each critic step its own real images and noise.
+    def zeros(*shape):
+        return np.zeros((BATCH, critic_steps, *shape), dtype=np.float32)
+
+    return dataclasses.replace(
+        one, real_images=real, critic_noise=noise, real_codes=zeros(0), critic_codes=zeros(0),
+        critic_augment=zeros(2, 0), critic_mix=zeros(),
+    )  # fmt: skip
 
 
 def _snapshot(model) -> list[np.ndarray]:
@@ -75,6 +96,52 @@ def test_generator_step_moves_g_and_leaves_d_alone(d_norm, arch, compiler):
     trainer.generator_step(_batch())
     assert all(_moved(generator_before, trainer.generator))
     assert not any(_moved(discriminator_before, trainer.discriminator))
+
+
+@pytest.mark.parametrize("arch, compiler", ARCHS_AND_COMPILERS)
+def test_lookahead_moves_only_the_stepped_model_too(arch, compiler):
+    # Synchronised after every update: each step ends pulled back halfway, still in its own network only.
+    trainer = _trainer("spectral", arch=arch, compiler=compiler, lookahead="1,0.5")
+    for step, moves, stays in ((trainer.discriminator_step, "discriminator", "generator"),
+                               (trainer.generator_step, "generator", "discriminator")):  # fmt: skip
+        moving, staying = getattr(trainer, moves), getattr(trainer, stays)
+        moving_before, staying_before = _snapshot(moving), _snapshot(staying)
+        step(_batch())
+        assert all(_moved(moving_before, moving)), moves
+        assert not any(_moved(staying_before, staying)), stays
+
+
+@pytest.mark.parametrize("compiler", ["graph", "xla"])
+def test_lookahead_steps_back_alpha_of_the_way_every_k_steps(compiler):
+    # Plain SGD and two critic steps: with k = 2 the first step is as without lookahead, and after the
+    # second each network's trainable weights sit alpha of the way from where they started.
+    plain = _trainer("none", compiler=compiler, optimizer="sgd", critic_steps=2)
+    slow = _trainer("none", compiler=compiler, optimizer="sgd", critic_steps=2, lookahead="2,0.25")
+    start = {name: _trainable(getattr(plain, name)) for name in ("generator", "discriminator")}
+    for trainer in (plain, slow):
+        trainer.train_step(_batch(0, critic_steps=2))
+    for name in ("generator", "discriminator"):
+        for a, b in zip(_trainable(getattr(plain, name)), _trainable(getattr(slow, name))):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    for trainer in (plain, slow):
+        trainer.train_step(_batch(1, critic_steps=2))
+    for name in ("generator", "discriminator"):
+        after_two = _trainable(getattr(plain, name))
+        for origin, fast, got in zip(start[name], after_two, _trainable(getattr(slow, name))):
+            np.testing.assert_allclose(got, origin + 0.25 * (fast - origin), rtol=1e-4, atol=1e-6)
+        assert any(not np.allclose(fast, got) for fast, got in zip(after_two, _trainable(getattr(slow, name))))
+
+
+def _trainable(model) -> list[np.ndarray]:
+    return [variable.numpy().copy() for variable in model.trainable_variables]
+
+
+def test_lookahead_options_are_checked():
+    assert LookaheadSpec.parse("5") == LookaheadSpec(5, 0.5)
+    assert LookaheadSpec.parse("10,0.8").to_text() == "10,0.8"
+    for wrong in ("0", "5,0", "5,1.5", "five", "5,half"):
+        with pytest.raises(ValueError):
+            LookaheadSpec.parse(wrong)
 
 
 @pytest.mark.parametrize("d_norm", D_NORMS)
@@ -214,8 +281,8 @@ def test_auto_compiles_with_xla_only_a_float32_step_on_one_cpu():
 @pytest.mark.parametrize("compiler", ["graph", "xla"])
 def test_steps_run_several_to_a_call_compute_what_they_compute_one_by_one(compiler):
     # Plain SGD, so that an update is the gradient itself; each step brings its own learning rates.
-    one_by_one = _trainer("batch", compiler=compiler, optimizer="sgd", ema_decay=0.5)
-    together = _trainer("batch", compiler=compiler, optimizer="sgd", ema_decay=0.5)
+    one_by_one = _trainer("batch", compiler=compiler, optimizer="sgd", ema_decay=0.5, lookahead="2,0.5")
+    together = _trainer("batch", compiler=compiler, optimizer="sgd", ema_decay=0.5, lookahead="2,0.5")
     batches, rates = [_batch(0), _batch(1), _batch(2)], np.array([[1e-2, 2e-2], [5e-3, 1e-3], [2e-3, 4e-3]])
     expected = []
     for batch, (generator_rate, discriminator_rate) in zip(batches, rates):

@@ -17,7 +17,8 @@ with the same frozen-D rule instead of going through the Sequential model.
 
 The variants are separate pieces passed in a ``GanSetup``: the adversarial
 loss (kgan.gan.losses), what G and D get besides noise (kgan.gan.conditions), the
-augmentation (kgan.gan.augment) and the moving average of G (kgan.gan.ema). Every step
+augmentation (kgan.gan.augment), the moving average of G (kgan.gan.ema) and the
+slow copies of both networks (kgan.gan.lookahead). Every step
 is traced into one TensorFlow graph, compiled by XLA when the trainer is told
 to, and run once per replica under a tf.distribute strategy.
 """
@@ -34,6 +35,7 @@ from kgan.gan.augment import augment
 from kgan.gan.batches import Batch
 from kgan.gan.conditions import Condition, NoCondition
 from kgan.gan.ema import update_ema
+from kgan.gan.lookahead import Lookahead
 from kgan.gan.losses import AdversarialLoss, gradient_penalty
 from kgan.gan.models import build_combined
 
@@ -84,8 +86,8 @@ def images_to_unit_range(images: Any) -> Any:
 class GanTrainer:
     """Holds G, D, the combined model and their optimizers, and updates them.
 
-    Models, optimizers and the EMA must have been created inside
-    ``strategy.scope()`` when a strategy is given. ``compiler`` is "graph" or
+    Models, optimizers, the EMA and the lookahead copies must have been created
+    inside ``strategy.scope()`` when a strategy is given. ``compiler`` is "graph" or
     "xla" (one device only; see ``kgan.backend.choose_compiler``).
     """
 
@@ -99,6 +101,7 @@ class GanTrainer:
         strategy: Any = None,
         ema: keras.Model | None = None,
         compiler: str = "graph",
+        lookahead: Lookahead | None = None,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -106,6 +109,7 @@ class GanTrainer:
         self.discriminator_optimizer = discriminator_optimizer
         self.setup = setup or GanSetup()
         self.ema = ema
+        self.lookahead = lookahead
         if (ema is None) != (self.setup.ema_decay is None):
             raise ValueError("an EMA model goes with ema_decay, and only with it")
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -130,9 +134,9 @@ class GanTrainer:
                     optimizer.build(model.trainable_variables)
         jit = compiler == "xla"
         self._compiled = {
-            "discriminator": tf.function(self._distributed(self._critic_steps), jit_compile=jit),
-            "generator": tf.function(self._distributed(self._generator_step, updates_ema=True), jit_compile=jit),
-            "both": tf.function(self._distributed(self._train_step, updates_ema=True), jit_compile=jit),
+            "discriminator": tf.function(self._distributed(self._critic_steps, "discriminator"), jit_compile=jit),
+            "generator": tf.function(self._distributed(self._generator_step, "generator"), jit_compile=jit),
+            "both": tf.function(self._distributed(self._train_step, "discriminator", "generator"), jit_compile=jit),
         }
         self._fused = tf.function(self._unrolled_steps, jit_compile=jit)
 
@@ -230,7 +234,7 @@ class GanTrainer:
 
         return self.strategy.experimental_distribute_values_from_function(replica_share)
 
-    def _distributed(self, step: Any, updates_ema: bool = False) -> Any:
+    def _distributed(self, step: Any, *updated: str) -> Any:
         def run_on_every_replica(*inputs: Any) -> dict[str, Any]:
             # Each replica returns its share of a global mean, so the sum is the
             # mean; summed stop votes are above zero when any replica voted.
@@ -239,9 +243,8 @@ class GanTrainer:
                 name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                 for name, value in per_replica.items()
             }
-            if updates_ema and self.ema is not None:
-                # Outside the replicas: every copy of the EMA moves alike.
-                update_ema(self.ema, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
+            # Outside the replicas: every copy of the variables moves alike.
+            self._after_updates(*updated)
             return metrics
 
         return run_on_every_replica
@@ -408,10 +411,21 @@ class GanTrainer:
             self.generator_optimizer.learning_rate.assign(learning_rates[k, 0])
             self.discriminator_optimizer.learning_rate.assign(learning_rates[k, 1])
             metrics = self._train_step(*[inputs[k] for inputs in stacked], no_vote)
-            if self.ema is not None:
-                update_ema(self.ema, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
+            self._after_updates("discriminator", "generator")
             per_step.append(metrics)
         return {name: ops.stack([ops.cast(metrics[name], "float32") for metrics in per_step]) for name in per_step[0]}
+
+    def _after_updates(self, *updated: str) -> None:
+        """After the named networks' updates (traced): synchronise their lookahead copies when
+        due, then move G's EMA to G's weights."""
+        lookahead = self.lookahead
+        if "discriminator" in updated and lookahead is not None:
+            lookahead.after_discriminator_update(self.discriminator_optimizer.iterations)
+        if "generator" in updated:
+            if lookahead is not None:
+                lookahead.after_generator_update(self.generator_optimizer.iterations)
+            if self.ema is not None:
+                update_ema(self.ema, self.generator, self.setup.ema_decay, self.generator_optimizer.iterations)
 
     def _train_step(self, *inputs: Any) -> dict[str, Any]:
         *critic_inputs, noise, codes, augment_params, real_images, real_codes, stop_vote = inputs
