@@ -100,7 +100,8 @@ AUTO_EMA_DECAY = 0.999
 # (issue 12's colour yardstick, 8 minutes, AVX-512 BF16 EPYC in bfloat16, A B A B) 5,0.5 drew closer
 # than none in 5 of 6 paired runs: 132.0/145.3, 138.8/129.7, 128.5/157.7 (mean 133.1 against 144.2,
 # at the same steps), and 0.96, 0.90, 0.84 in three runs of an earlier version; every 10 steps 0.93.
-# At 28 px (the gray yardstick) it drew worse in one run (1.15), so it is off there.
+# At 28 px (the gray yardstick) it drew worse in both runs (1.15 with the earlier version, 1.12 as
+# built: 124.1 against 111.0, at 0.96 of the steps), so it is off there.
 AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (64, "5,0.5"), (10**6, None))
 # Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
 # instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:
