@@ -35,7 +35,9 @@ DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 # batch 32, 2e-3 beat 1e-3 at equal minutes on both of issue 12's yardsticks (4 minutes: Fréchet
 # distance 192 against 220 gray, 235 against 244 colour; 1e-3 had beaten 5e-4, and 5e-4 DCGAN's
 # 2e-4, before); at 128 px, with width 8 and batch 32, it drew varied shapes where 2e-4 with
-# width 16 and batch 64 collapsed (see WIDTH_BY_RESOLUTION). Larger images keep 2e-4.
+# width 16 and batch 64 collapsed (see WIDTH_BY_RESOLUTION). Larger images keep 2e-4. With
+# Lookahead on at 64 px, 3e-3 drew level with 2e-3 (colour, 8 minutes, three A B A B pairs: 133.7,
+# 119.3, 130.4 against 125.4, 133.8, 127.9).
 FAST_ADAM_LEARNING_RATE, FAST_ADAM_UP_TO_PIXELS = 2e-3, 128
 DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
 DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
@@ -100,6 +102,7 @@ AUTO_EMA_DECAY = 0.999
 # (issue 12's colour yardstick, 8 minutes, AVX-512 BF16 EPYC in bfloat16, A B A B) 5,0.5 drew closer
 # than none in 5 of 6 paired runs: 132.0/145.3, 138.8/129.7, 128.5/157.7 (mean 133.1 against 144.2,
 # at the same steps), and 0.96, 0.90, 0.84 in three runs of an earlier version; every 10 steps 0.93.
+# A smaller ALPHA, 5,0.3, drew no better: 135.1 and 132.7 against 144.0 and 120.6 (A B A B).
 # At 28 px (the gray yardstick) it drew worse in both runs (1.15 with the earlier version, 1.12 as
 # built: 124.1 against 111.0, at 0.96 of the steps), so it is off there.
 AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (64, "5,0.5"), (10**6, None))
