@@ -132,7 +132,7 @@ def _dcgan_generator(
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
     # Upsampling by transposed convolution: on a 2-core AVX-512 BF16 CPU in bfloat16, the 64 px
-    # default's four upsamplings (batch 32, forward and backward) took 27.6 ms so, against 39.5 ms
+    # default's four upsamplings (batch 32, forward and backward) took 27.6 ms this way, against 39.5 ms
     # as a 3x3 convolution then depth-to-space and 51.4 ms as the same arithmetic in 2x2 phases.
     filters = [width * 2 ** (doublings - 1 - i) for i in range(doublings)]
     model = keras.Sequential(name="generator")
