@@ -251,7 +251,7 @@ def cli() -> None:
     "--d-lr",
     "discriminator_lr",
     type=click.FloatRange(min=0, min_open=True),
-    help="Discriminator learning rate [default: as --g-lr].",
+    help="Discriminator learning rate [default: --g-lr's default, even when --g-lr is given].",
 )
 @click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), help="Adam's beta1 [default: 0.5; 0 for wgan-gp].")
 @click.option(
