@@ -40,7 +40,7 @@ DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 # 119.3, 130.4 against 125.4, 133.8, 127.9); D's rate at 3e-3 was much worse (one A B run: 171.4
 # against 128.1), and both at 3e-3 worse still (210.5). D's at 1.5e-3 drew level: four A B pairs,
 # 127.4, 124.9, 134.2, 126.4 against 133.4, 135.4, 121.7, 136.1 (mean 128.2 against 131.7, 0.97,
-# closer in 3 of 4), a difference well inside the runs' spread (the pairs' differences -6 to +13).
+# closer in 3 of 4), a difference well inside the runs' spread (the pairs' differences -10.5 to +12.5).
 FAST_ADAM_LEARNING_RATE, FAST_ADAM_UP_TO_PIXELS = 2e-3, 128
 DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
 DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
