@@ -106,6 +106,9 @@ AUTO_EMA_DECAY = 0.999
 # than none in 5 of 6 paired runs: 132.0/145.3, 138.8/129.7, 128.5/157.7 (mean 133.1 against 144.2,
 # at the same steps), and 0.96, 0.90, 0.84 in three runs of an earlier version; every 10 steps 0.93.
 # A smaller ALPHA, 5,0.3, drew no better: 135.1 and 132.7 against 144.0 and 120.6 (A B A B).
+# Every 10 steps (10,0.5) against 5,0.5 as built, five more pairs: 0.98, 0.96, 1.00, 1.00, 1.03
+# (132.8/135.7, 127.2/132.4, 135.3/134.7, 135.4/135.8, 139.9/135.4; mean 0.99): level, so 5,0.5 stays.
+# Lookahead on G only drew worse (142.9/132.8), on D only level (0.97 over two pairs).
 # At 28 px (the gray yardstick) it drew worse in both runs (1.15 with the earlier version, 1.12 as
 # built: 124.1 against 111.0, at 0.96 of the steps), so it is off there.
 AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (64, "5,0.5"), (10**6, None))
