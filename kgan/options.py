@@ -63,7 +63,7 @@ WGAN_GP_CRITIC_STEPS = 5
 # colour yardstick), two drew better in fewer steps at 4 minutes (174 and 156 against 194 and 192,
 # in two runs) and level at 8 (146.1 in 2,312 steps against 146.4 in 3,724, one run), its cells'
 # shapes more often whole and outlined. Cheaper D updates did not help: D on half the batch (16 real
-# and 16 fake images per update, G's update still on 32) made 1.26-1.32 times the steps but drew no
+# and 16 fake images per update, G's update still on 32) made 1.25-1.32 times the steps but drew no
 # better (132.3 against 137.8, 137.5 against 135.9, 141.2 against 127.3: a mean of 1.03 of the
 # default; 8 minutes, AVX-512 BF16 EPYC), and three such updates per step level (137.3 against
 # 137.8); the grids kept their repeated motifs.
