@@ -44,8 +44,8 @@ DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 # G's kernels that a batch norm follows are scale-invariant: Adam's steps grow them, so their step
 # relative to their size shrinks as the run goes on, whatever the rate. Decoupled weight decay on
 # those kernels (Adam's weight_decay 0.5: by a rough estimate they settle near twice their first
-# size) holds that step up; it drew level (colour, 8 minutes, Intel Xeon with AMX, four A B pairs: 125.1,
-# 127.7, 128.4, 130.1 against 131.6, 131.1, 129.9, 126.4; mean 0.985), and 1.5 worse (134.9).
+# size) holds that step up; it drew level (colour, 8 minutes, Intel Xeon with AMX, four A B pairs:
+# 125.1, 127.7, 128.4, 130.1 against 131.6, 131.1, 129.9, 126.4; mean 0.985), and 1.5 worse (134.9).
 FAST_ADAM_LEARNING_RATE, FAST_ADAM_UP_TO_PIXELS = 2e-3, 128
 DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
 DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
