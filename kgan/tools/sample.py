@@ -96,6 +96,9 @@ def write_samples(
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OptionError(f"cannot create --out {out}: {error.strerror or error}") from None
+    # Every image drawn is kept. Drawing twice as many from the 64 px default (colour, 8 minutes, AMX
+    # Xeon) and keeping the half that the run's D scored most real came to 129.6 (the best quarter of
+    # four times as many: 131.2) against 132.1 for 2,000 drawn at random: not worth a D per sample.
     images = source.images(inputs)
     digits = max(4, len(str(len(images) - 1)))
     paths = []
