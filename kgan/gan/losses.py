@@ -41,6 +41,9 @@ class AdversarialLoss:
 
     def discriminator(self, real_scores: Any, fake_scores: Any) -> Any:
         """Per-sample loss D minimises."""
+        # In bce's place at 64 px (colour, 8 minutes, AMX Xeon), the dual contrastive loss (each real
+        # image's score in a softmax against all the batch's fakes, each fake's, negated, against all
+        # the reals, and G the reverse) drew 1.15 of bce's distance.
         if self.name == "bce":
             return _bce(real_scores, True, self.from_logits) + _bce(fake_scores, False, self.from_logits)
         if self.name == "hinge":
