@@ -33,6 +33,10 @@ def load_keras_file(path: Path, error_type: type[KganError], flag: str, compile:
     path = Path(path)
     if not path.is_file():
         raise error_type(f"{flag} {path} does not exist" if flag else f"{path} is missing")
+    # Registers kgan's own layers, which generators saved since 2026-12 hold, before the file is read
+    # (imported here, not above: it loads TensorFlow).
+    import kgan.gan.batch_norm  # noqa: F401
+
     try:
         return keras_module().saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file

@@ -9,6 +9,10 @@ from kgan.gan.models import build_combined, build_discriminator, build_generator
 keras = keras_module()
 
 
+def _batch_norms(model):
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
 @pytest.mark.parametrize("arch", ["dcgan", "lean", "seed"])
 @pytest.mark.parametrize("resolution", [28, 32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3])
@@ -70,15 +74,16 @@ def test_width_and_latent_size_are_arguments_not_constants():
 
 def test_dcgan_uses_batch_norm_in_g_and_leaky_relu_without_batch_norm_in_d():
     generator_layers = [type(layer).__name__ for layer in build_generator(32, 3, 16, 8).layers]
-    discriminator_layers = [type(layer).__name__ for layer in build_discriminator(32, 3, 8).layers]
-    assert "BatchNormalization" in generator_layers and "Conv2DTranspose" in generator_layers
-    assert "LeakyReLU" in discriminator_layers and "BatchNormalization" not in discriminator_layers
+    discriminator = build_discriminator(32, 3, 8)
+    discriminator_layers = [type(layer).__name__ for layer in discriminator.layers]
+    assert "FusedBatchNormalization" in generator_layers and "Conv2DTranspose" in generator_layers
+    assert "LeakyReLU" in discriminator_layers and not _batch_norms(discriminator)
     assert discriminator_layers.count("Conv2D") == 3  # 32 = 4 * 2**3: three halvings
 
 
 def test_seed_architecture_follows_the_seed_video():
     generator_layers = [type(layer).__name__ for layer in build_generator(28, 1, 100, 64, "seed").layers]
-    assert generator_layers[:2] == ["Dense", "Dense"] and "BatchNormalization" in generator_layers
+    assert generator_layers[:2] == ["Dense", "Dense"] and "FusedBatchNormalization" in generator_layers
     assert generator_layers.count("UpSampling2D") == 2 and generator_layers.count("Conv2D") == 2
     discriminator = build_discriminator(28, 1, 64, "seed")
     discriminator_layers = [type(layer).__name__ for layer in discriminator.layers]
@@ -113,7 +118,7 @@ def test_spectral_norm_puts_every_weight_of_d_at_unit_largest_singular_value():
     wrapped = [layer for layer in discriminator.layers if type(layer).__name__ == "SpectralNormalization"]
     inner = [type(layer.layer).__name__ for layer in wrapped]
     assert inner == ["Conv2D", "Conv2D", "Dense"] and wrapped[-1].dtype_policy.name == "float32"
-    assert not any(type(layer).__name__ == "BatchNormalization" for layer in discriminator.layers)
+    assert not _batch_norms(discriminator)
     images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
     kernels = [layer.layer.kernel.numpy().copy() for layer in wrapped]
     discriminator(images, training=False)  # inference leaves the weights alone
@@ -127,3 +132,90 @@ def test_spectral_norm_puts_every_weight_of_d_at_unit_largest_singular_value():
 
 def _largest_singular_value(kernel: np.ndarray) -> float:
     return float(np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0])
+
+
+def test_every_batch_norm_of_g_and_of_a_batch_normalized_d_is_the_fused_layer():
+    from kgan.gan.batch_norm import FusedBatchNormalization
+
+    for arch in ("dcgan", "lean", "seed"):
+        norms = _batch_norms(build_generator(28, 1, 8, 4, arch))
+        assert norms and all(type(norm) is FusedBatchNormalization for norm in norms)
+    norms = _batch_norms(build_discriminator(32, 3, 4, norm="batch"))
+    assert len(norms) == 2 and all(type(norm) is FusedBatchNormalization for norm in norms)
+
+
+def _twin_norms(shape):
+    """Keras's batch norm and the fused one for inputs of ``shape``, with the same (not initial) weights."""
+    from kgan.gan.batch_norm import FusedBatchNormalization
+
+    channels = shape[-1]
+    rng = np.random.default_rng(3)
+    weights = [rng.uniform(0.5, 1.5, channels), rng.normal(size=channels), np.zeros(channels), np.ones(channels)]
+    twins = keras.layers.BatchNormalization(momentum=0.8), FusedBatchNormalization(momentum=0.8)
+    for norm in twins:
+        norm.build((None, *shape[1:]))
+        norm.set_weights([w.astype("float32") for w in weights])
+    return twins
+
+
+def _outputs_and_gradients(norm, inputs, training):
+    import tensorflow as tf
+
+    inputs = tf.constant(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = norm(inputs, training=training)
+        loss = tf.reduce_sum(tf.cast(outputs, "float32") ** 3)
+    gradients = tape.gradient(loss, [inputs, *norm.trainable_variables])
+    return [np.asarray(value, "float32") for value in (outputs, *gradients)]
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (4, 3, 3, 5)])
+def test_fused_batch_norm_computes_what_keras_batch_norm_does(shape):
+    keras_norm, fused_norm = _twin_norms(shape)
+    rng = np.random.default_rng(4)
+    for training in (True, True, False):
+        inputs = rng.normal(2.0, 3.0, shape).astype("float32")
+        expected = _outputs_and_gradients(keras_norm, inputs, training)
+        actual = _outputs_and_gradients(fused_norm, inputs, training)
+        for want, got in zip(expected, actual):  # outputs, then gradients of inputs, scale and offset
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+        for want, got in zip(keras_norm.non_trainable_weights, fused_norm.non_trainable_weights):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    assert abs(float(fused_norm.moving_mean.numpy().mean())) > 0.5  # the statistics did move
+
+
+def test_a_frozen_fused_batch_norm_normalizes_with_its_moving_statistics_and_keeps_them():
+    keras_norm, fused_norm = _twin_norms((4, 3, 3, 5))
+    inputs = np.random.default_rng(5).normal(2.0, 3.0, (4, 3, 3, 5)).astype("float32")
+    for norm in (keras_norm, fused_norm):
+        norm(inputs, training=True)
+        norm.trainable = False
+    before = [weight.numpy().copy() for weight in fused_norm.weights]
+    expected, actual = keras_norm(inputs, training=True), fused_norm(inputs, training=True)
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=1e-4, atol=1e-4)
+    assert all(np.array_equal(old, weight.numpy()) for old, weight in zip(before, fused_norm.weights))
+
+
+def test_fused_batch_norm_in_bfloat16_stays_within_bfloat16s_precision_of_keras():
+    from kgan.backend import precision_scope
+
+    with precision_scope("bfloat16"):
+        keras_norm, fused_norm = _twin_norms((8, 4, 4, 8))
+    inputs = np.random.default_rng(6).normal(2.0, 3.0, (8, 4, 4, 8)).astype("float32")
+    expected, actual = keras_norm(inputs, training=True), fused_norm(inputs, training=True)
+    assert actual.dtype == expected.dtype == "bfloat16"
+    np.testing.assert_allclose(np.asarray(actual, "float32"), np.asarray(expected, "float32"), atol=0.05)
+
+
+def test_a_saved_generator_with_fused_batch_norms_loads_back_and_draws_the_same(tmp_path):
+    from kgan.errors import RunError
+    from kgan.model_files import load_keras_file
+
+    generator = build_generator(32, 3, 8, 4)
+    noise = np.random.default_rng(7).normal(size=(3, 8)).astype("float32")
+    generator(noise, training=True)  # moves the moving statistics off their start
+    generator.save(tmp_path / "generator.keras")
+    loaded = load_keras_file(tmp_path / "generator.keras", RunError, flag="")
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in generator.layers]
+    np.testing.assert_allclose(loaded(noise, training=False), generator(noise, training=False), atol=1e-6)

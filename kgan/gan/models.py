@@ -13,6 +13,9 @@ Two architectures:
 * ``seed``: the seed video's Keras DCGAN. G = dense → dense + batch norm →
   reshape → (upsample → conv → tanh) twice; D = (conv → tanh → max-pool) twice
   → flatten → dense → dense with a sigmoid.
+
+Every batch norm is ``FusedBatchNormalization``: Keras's layer, computed in one
+fused kernel (see ``kgan.gan.batch_norm``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kgan.backend import keras_module
+from kgan.gan.batch_norm import FusedBatchNormalization
 from kgan.gan.catalog import ARCHITECTURES, D_NORMS, DISCRIMINATOR_OUTPUT, INITS
 from kgan.images.resolution import plan_resolution
 
@@ -148,14 +152,14 @@ def _dcgan_generator(
     # 0.98) at 0.88x the steps, and modulating only the first two 0.97 in one: level, not worth
     # a functional G and a custom layer in every saved file.
     model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init()))
-    model.add(layers.BatchNormalization(synchronized=sync))
+    model.add(FusedBatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, filters[0])))
     for count in filters[1:]:
         model.add(
             layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init())
         )
-        model.add(layers.BatchNormalization(synchronized=sync))
+        model.add(FusedBatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
     model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init()))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
@@ -177,14 +181,14 @@ def _lean_generator(
     model = keras.Sequential(name="generator")
     model.add(keras.Input(shape=(latent_dim,), name="noise"))
     model.add(layers.Dense(base * base * widths[0], use_bias=False, kernel_initializer=init()))
-    model.add(layers.BatchNormalization(synchronized=sync))
+    model.add(FusedBatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, widths[0])))
     # Resize, then convolve: no checkerboard, and every output pixel sees the same kernel.
     for count in widths[1:]:
         model.add(layers.UpSampling2D(2, interpolation="nearest"))
         model.add(layers.Conv2D(count, 3, padding="same", use_bias=False, kernel_initializer=init()))
-        model.add(layers.BatchNormalization(synchronized=sync))
+        model.add(FusedBatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
     model.add(layers.Conv2D(channels, 3, padding="same", kernel_initializer=init()))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
@@ -221,7 +225,7 @@ class _DLayers:
 
     def norm_after(self, model: keras.Sequential) -> None:
         if self.batch_norm:
-            model.add(layers.BatchNormalization(synchronized=self.synchronized))
+            model.add(FusedBatchNormalization(synchronized=self.synchronized))
 
 
 def _dcgan_discriminator(resolution: int, channels: int, width: int, kinds: _DLayers, outputs: int) -> keras.Sequential:
@@ -261,7 +265,7 @@ def _seed_generator(
             keras.Input(shape=(latent_dim,), name="noise"),
             layers.Dense(dense_units, activation="tanh", kernel_initializer=init()),
             layers.Dense(wide * quarter * quarter, kernel_initializer=init()),
-            layers.BatchNormalization(synchronized=sync),
+            FusedBatchNormalization(synchronized=sync),
             layers.Activation("tanh"),
             layers.Reshape((quarter, quarter, wide)),
             layers.UpSampling2D(2),
