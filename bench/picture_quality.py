@@ -20,6 +20,9 @@ a single GAN run's distance can move by a quarter between runs of the same recip
   Debian's openclipart-png; see bench/icon_set.py) at 64 px; Fréchet distance in EfficientNet-Lite0's
   ImageNet features against the held-back icons.
 
+Beside each Fréchet distance the table gives a network-free second opinion, the patch distance of
+bench/patch_distance.py, against the same real pictures: a change is believed only when both move.
+
 kgan is called only through its command line (`kgan train DIR --minutes M --runs-dir R --name N`),
 with no recipe options unless --kgan-args or --recipe give some. It writes a table (printed, and as
 JSON and Markdown), a plot of distance against minutes and an 8x8 grid of every run's pictures to
@@ -219,16 +222,17 @@ def save_grid(samples: Path, path: Path, side: int = GRID_SIDE) -> None:
 
 
 def add_ratios(rows: list[dict], baseline: str) -> None:
-    """Each row's distance divided by the baseline recipe's at the same yardstick, budget and repeat."""
-    baseline_distance = {
-        (row["yardstick"], row["minutes"], row.get("repeat", 1)): row["distance"]
-        for row in rows
-        if row["recipe"] == baseline and row.get("distance") is not None
-    }
-    for row in rows:
-        reference = baseline_distance.get((row["yardstick"], row["minutes"], row.get("repeat", 1)))
-        has_both = row.get("distance") is not None and reference
-        row["ratio"] = row["distance"] / reference if has_both else None
+    """Each row's distances divided by the baseline recipe's at the same yardstick, budget and repeat."""
+    for key, ratio_key in (("distance", "ratio"), ("patch_distance", "patch_ratio")):
+        baseline_distance = {
+            (row["yardstick"], row["minutes"], row.get("repeat", 1)): row[key]
+            for row in rows
+            if row["recipe"] == baseline and row.get(key) is not None
+        }
+        for row in rows:
+            reference = baseline_distance.get((row["yardstick"], row["minutes"], row.get("repeat", 1)))
+            has_both = row.get(key) is not None and reference
+            row[ratio_key] = row[key] / reference if has_both else None
 
 
 def mean_rows(rows: list[dict], baseline: str) -> list[dict]:
@@ -267,17 +271,26 @@ def markdown_table(report: dict) -> str:
     for name, yardstick in report["yardsticks"].items():
         lines += ["", f"## {name}", "", yardstick["description"], ""]
         lines += [f"Real-vs-real floor: **{yardstick['floor']:.3f}**", ""]
-        lines += [f"| minutes | repeat | recipe | steps | images/s | distance | ratio to {baseline} | floor |"]
-        lines += ["| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+        if yardstick.get("patch_floor") is not None:
+            lines += [
+                "Patches: the network-free second opinion (bench/patch_distance.py; sliced Wasserstein "
+                f"distance of 7x7 Laplacian-pyramid patches, x 1,000); its floor: {yardstick['patch_floor']:.1f}",
+                "",
+            ]
+        columns = f"minutes | repeat | recipe | steps | images/s | distance | ratio to {baseline} | floor"
+        lines += [f"| {columns} | patches | ratio |"]
+        lines += ["| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for row in report["rows"]:
             if row["yardstick"] != name:
                 continue
             distance = "failed: " + row["error"] if row.get("error") else f"{row['distance']:.3f}"
             ratio = f"{row['ratio']:.2f}" if row.get("ratio") is not None else "–"
             speed = f"{row['images_per_second']:,.0f}" if row.get("images_per_second") else "–"
+            patches = f"{row['patch_distance']:.1f}" if row.get("patch_distance") is not None else "–"
+            patch_ratio = f"{row['patch_ratio']:.2f}" if row.get("patch_ratio") is not None else "–"
             lines.append(
                 f"| {row['minutes']:g} | {row.get('repeat', 1)} | {row['recipe']} | {row.get('steps') or '–'} | "
-                f"{speed} | {distance} | {ratio} | {yardstick['floor']:.3f} |"
+                f"{speed} | {distance} | {ratio} | {yardstick['floor']:.3f} | {patches} | {patch_ratio} |"
             )
         if means:
             lines += ["", f"Means over the repeats ({name}):", ""]
@@ -420,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             name: {
                 "description": stick.description,
                 "floor": stick.floor,
+                "patch_floor": stick.patch_floor,
                 "training_data": str(training_sets[name].folder),
             }
             for name, stick in yardsticks.items()
@@ -439,9 +453,13 @@ def main(argv: list[str] | None = None) -> int:
                 row.update({"yardstick": name, "minutes": minutes, "recipe": recipe.name, "repeat": repeat})
                 if "error" not in row:
                     row["distance"] = yardstick.distance(samples, limit=args.n)
+                    row["patch_distance"] = yardstick.patch_distance(samples, limit=args.n)
                     row["grid"] = str((results / "grids" / f"{run_name}.png").relative_to(results))
                     save_grid(samples, results / row["grid"])
-                    print(f"  {row['steps']} steps, distance {row['distance']:.3f}", flush=True)
+                    print(
+                        f"  {row['steps']} steps, distance {row['distance']:.3f}, patches {row['patch_distance']:.1f}",
+                        flush=True,
+                    )
                 else:
                     print(f"  {row['error']} (log: {args.work_dir / 'logs'})", flush=True)
                 report["rows"].append(row)

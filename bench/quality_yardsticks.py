@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from patch_distance import PatchDistance
 from PIL import Image
 from torch import nn
 
@@ -179,6 +180,7 @@ class Yardstick:
     real_features: np.ndarray
     floor_features: np.ndarray
     floor_pictures: Callable[[], np.ndarray]  # the floor's real pictures, loaded when asked for
+    patches: PatchDistance  # the network-free second opinion, built from the same real pictures
 
     def embed_folder(self, folder: Path, limit: int | None = None) -> np.ndarray:
         """Features of the pictures in a folder (the first limit of them, by name)."""
@@ -191,10 +193,19 @@ class Yardstick:
         """Fréchet distance between a folder's pictures and the real ones."""
         return frechet_distance(self.embed_folder(folder, limit), self.real_features)
 
+    def patch_distance(self, folder: Path, limit: int | None = None) -> float:
+        """The patch distance (bench/patch_distance.py) between a folder's pictures and the real ones."""
+        return self.patches.distance(load_pictures(picture_files(folder)[:limit], self.side, self.mode))
+
     @property
     def floor(self) -> float:
         """The real-vs-real distance: about what a perfect generator would score with this many samples."""
         return frechet_distance(self.floor_features, self.real_features)
+
+    @property
+    def patch_floor(self) -> float:
+        """The patch distance of the floor's real pictures."""
+        return self.patches.distance(self.floor_pictures())
 
 
 def known_distances(yardstick: Yardstick) -> list[tuple[str, float]]:
@@ -247,6 +258,7 @@ def gray_yardstick(cache_dir: Path = CACHE_DIR) -> Yardstick:
     test_images, _ = fashion_images("t10k")
     train_images, _ = fashion_images("train")
     floor_pictures = train_images[fixed_draw(len(train_images), REAL_COUNT)]
+    real_pictures = test_images[fixed_draw(len(test_images), REAL_COUNT)]
     return Yardstick(
         name="gray",
         side=28,
@@ -257,9 +269,10 @@ def gray_yardstick(cache_dir: Path = CACHE_DIR) -> Yardstick:
             f"floor: {REAL_COUNT} training images"
         ),
         embed=embed,
-        real_features=embed(test_images[fixed_draw(len(test_images), REAL_COUNT)]),
+        real_features=embed(real_pictures),
         floor_features=embed(floor_pictures),
         floor_pictures=lambda: floor_pictures,
+        patches=PatchDistance(real_pictures),
     )
 
 
@@ -321,6 +334,7 @@ def color_yardstick(icons: Path, cache_dir: Path = CACHE_DIR) -> Yardstick:
         real_features=cached_features(embed, held_back, 64, "RGB", prefix),
         floor_features=cached_features(embed, training, 64, "RGB", prefix),
         floor_pictures=lambda: load_pictures(training, 64, "RGB"),
+        patches=PatchDistance(load_pictures(held_back, 64, "RGB")),
     )
 
 
