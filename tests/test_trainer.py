@@ -9,7 +9,7 @@ import pytest
 from kgan.backend import choose_compiler, choose_steps_per_execution, keras_module
 from kgan.errors import OptionError
 from kgan.gan.batches import plain_batch
-from kgan.gan.catalog import D_NORMS
+from kgan.gan.catalog import D_NORMS, score_columns
 from kgan.gan.ema import make_ema
 from kgan.gan.lookahead import Lookahead, LookaheadSpec
 from kgan.gan.losses import AdversarialLoss
@@ -35,13 +35,14 @@ def _trainer(
     ema_decay: float | None = None,
     lookahead: str | None = None,
     critic_steps: int = 1,
+    features: str = "none",
 ) -> GanTrainer:
     keras.utils.set_random_seed(0)
     generator = build_generator(16, 1, LATENT, 4, arch)
-    discriminator = build_discriminator(16, 1, 4, arch, norm=d_norm)
+    discriminator = build_discriminator(16, 1, 4, arch, norm=d_norm, features=features)
     setup = GanSetup(
         loss=AdversarialLoss(loss, from_logits=arch != "seed"), r1_weight=r1, ema_decay=ema_decay,
-        critic_steps=critic_steps,
+        critic_steps=critic_steps, score_columns=score_columns(features),
     )  # fmt: skip
     optimizers = [make_optimizer(optimizer, learning_rate) for _ in range(2)]
     ema = make_ema(generator) if ema_decay is not None else None
@@ -96,6 +97,27 @@ def test_generator_step_moves_g_and_leaves_d_alone(d_norm, arch, compiler):
     trainer.generator_step(_batch())
     assert all(_moved(generator_before, trainer.generator))
     assert not any(_moved(discriminator_before, trainer.discriminator))
+
+
+@pytest.mark.parametrize("compiler", ["graph", "xla"])
+def test_a_projected_d_step_moves_only_ds_own_layers_and_the_g_step_leaves_all_of_d_alone(compiler):
+    trainer = _trainer("spectral", compiler=compiler, features="lite1")
+    discriminator = trainer.discriminator
+    # The feature network and the random projections never train; everything else in D does.
+    fixed = [
+        ("lite1" in weight.path or "projection" in weight.path or "_mix" in weight.path)
+        for weight in discriminator.weights
+    ]
+    assert any(fixed) and not all(fixed)
+    generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(discriminator)
+    trainer.discriminator_step(_batch())
+    moved = _moved(discriminator_before, discriminator)
+    assert [not m for m in moved] == fixed
+    assert not any(_moved(generator_before, trainer.generator))
+    generator_before, discriminator_before = _snapshot(trainer.generator), _snapshot(discriminator)
+    trainer.generator_step(_batch())
+    assert all(_moved(generator_before, trainer.generator))
+    assert not any(_moved(discriminator_before, discriminator))
 
 
 @pytest.mark.parametrize("arch, compiler", ARCHS_AND_COMPILERS)

@@ -15,6 +15,20 @@ OPTIMIZERS = ("adam", "sgd")
 # What normalises D's layers: nothing (the first wave's default), batch norm (DCGAN's paper) or
 # spectral normalization of every weight (Miyato et al. 2018).
 D_NORMS = ("none", "batch", "spectral")
+# What D sees besides pixels: nothing, or a frozen ImageNet network's features (EfficientNet-Lite1;
+# the projected discriminator of kgan.gan.projected).
+D_FEATURES = ("none", "lite1")
+# The projected discriminator: Lite1's blocks whose output feature maps it judges, and how many
+# times its pixel D's logit is repeated among its scores (the loss averages the columns).
+PROJECTED_TAPS = (3, 6)
+PIXEL_WEIGHT = 4
+
+
+def score_columns(d_features: str) -> int:
+    """How many of D's output columns are adversarial scores (the rest are auxiliary outputs)."""
+    return PIXEL_WEIGHT + len(PROJECTED_TAPS) if d_features == "lite1" else 1
+
+
 # What G's weights and D's convolutions start from: the DCGAN paper's N(0, 0.02), or Keras's Glorot uniform.
 INITS = ("dcgan", "glorot")
 # Architectures whose step XLA cannot make repeatable (--seed): the seed's max pooling has no

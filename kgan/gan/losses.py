@@ -1,7 +1,7 @@
 """Adversarial losses: what D minimises on real and fake scores, and what G minimises.
 
-Each loss gives per-sample values from D's scores (its first output column);
-the trainer averages them. ``bce`` is the original GAN's binary cross-entropy
+Each loss gives per-sample values from D's scores (its first output column, or
+a column per score for a projected D); the trainer averages them. ``bce`` is the original GAN's binary cross-entropy
 with the non-saturating generator loss, ``hinge`` the hinge loss of SAGAN and
 BigGAN, ``wgan-gp`` the Wasserstein loss of a linear critic with the
 gradient penalty of Gulrajani et al. (2017), and ``relativistic`` the

@@ -25,7 +25,7 @@ from typing import Any
 
 from kgan.backend import keras_module
 from kgan.gan.batch_norm import FusedBatchNormalization
-from kgan.gan.catalog import ARCHITECTURES, D_NORMS, DISCRIMINATOR_OUTPUT, INITS
+from kgan.gan.catalog import ARCHITECTURES, D_FEATURES, D_NORMS, DISCRIMINATOR_OUTPUT, INITS
 from kgan.images.resolution import plan_resolution
 
 keras = keras_module()
@@ -83,7 +83,9 @@ def build_discriminator(
     synchronized_batch_norm: bool = False,
     outputs: int = 1,
     init: str = "glorot",
-) -> keras.Sequential:
+    features: str = "none",
+    pretrained: bool = True,
+) -> keras.Model:
     """Return a discriminator mapping images in [-1, 1] to one score per image.
 
     ``channels`` counts every input channel (the image's, plus any label
@@ -93,6 +95,9 @@ def build_discriminator(
     paper's D); "spectral" divides every weight matrix by its largest singular
     value (Keras's ``SpectralNormalization`` wrapper); "none" leaves D's layers plain.
     ``init`` is one of ``INITS``: what the convolutions' kernels start from (the dense layers keep Glorot).
+    ``features`` is one of ``D_FEATURES``: "lite1" puts this D beside projected Ds that judge a
+    frozen ImageNet network's features (``kgan.gan.projected``; its ImageNet weights are set
+    when ``pretrained``), and D then gives ``score_columns("lite1")`` scores per image.
     """
     if channels < 1:
         raise ValueError(f"channels must be positive, not {channels}")
@@ -102,7 +107,16 @@ def build_discriminator(
         raise ValueError("the seed architecture's discriminator has one sigmoid output")
     if norm not in D_NORMS:
         raise ValueError(f"unknown norm {norm!r}; use one of {', '.join(D_NORMS)}")
+    if features not in D_FEATURES:
+        raise ValueError(f"unknown features {features!r}; use one of {', '.join(D_FEATURES)}")
     kinds = _DLayers(norm, synchronized_batch_norm, _initializer(init))
+    if features == "lite1":
+        if arch not in ("dcgan", "lean") or outputs != 1:
+            raise ValueError("a projected discriminator goes with --arch dcgan or lean and no auxiliary outputs")
+        from kgan.gan.projected import build_projected_discriminator
+
+        pixel = _dcgan_discriminator(resolution, channels, width, kinds, outputs, name="pixel_discriminator")
+        return build_projected_discriminator(resolution, channels, width, pixel, pretrained)
     if arch in ("dcgan", "lean"):
         return _dcgan_discriminator(resolution, channels, width, kinds, outputs)
     if arch == "seed":
@@ -228,9 +242,11 @@ class _DLayers:
             model.add(FusedBatchNormalization(synchronized=self.synchronized))
 
 
-def _dcgan_discriminator(resolution: int, channels: int, width: int, kinds: _DLayers, outputs: int) -> keras.Sequential:
+def _dcgan_discriminator(
+    resolution: int, channels: int, width: int, kinds: _DLayers, outputs: int, name: str = "discriminator"
+) -> keras.Sequential:
     _, doublings = _require_plan(resolution)
-    model = keras.Sequential(name="discriminator")
+    model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(resolution, resolution, channels), name="image"))
     # A 3x3 stride-1 convolution at full size before these drew level at 64 px (colour, 8 minutes,
     # one A B pair on an AMX Xeon: 132.7 in 4,179 steps against 131.6 in 5,466). One more 3x3

@@ -57,6 +57,8 @@ class GanSetup:
     gradient_penalty_weight: float = 10.0
     ema_decay: float | None = None
     r1_weight: float = 0.0
+    # D's first columns that are adversarial scores (several for a projected D; kgan.gan.catalog.score_columns).
+    score_columns: int = 1
 
 
 def make_optimizer(
@@ -258,6 +260,17 @@ class GanTrainer:
         """This replica's share of the global-batch mean (all replicas' shares sum to it)."""
         return ops.mean(ops.cast(values, "float32")) / self.replicas
 
+    def _scores(self, outputs: Any) -> Any:
+        """D's adversarial scores in float32: its first column, or its first ``score_columns`` (each a score
+        the loss treats alike, averaged with the rest)."""
+        columns = self.setup.score_columns
+        return ops.cast(outputs[:, 0] if columns == 1 else outputs[:, :columns], "float32")
+
+    def _image_scores(self, outputs: Any) -> Any:
+        """One score per image, the mean of its score columns: what the gradient penalties differentiate."""
+        scores = self._scores(outputs)
+        return scores if self.setup.score_columns == 1 else ops.mean(scores, axis=1)
+
     def _seen_by_d(self, images: Any, codes: Any, augment_params: Any) -> Any:
         """What D is shown: the (augmented) images, with any label planes joined."""
         if self.setup.augment:
@@ -304,16 +317,16 @@ class GanTrainer:
             else:
                 real_outputs = self.discriminator(real_input, training=True)
             fake_outputs = self.discriminator(condition.discriminator_input(ops, fakes, codes), training=True)
-            real_scores = ops.cast(real_outputs[:, 0], "float32")
-            fake_scores = ops.cast(fake_outputs[:, 0], "float32")
+            real_scores = self._scores(real_outputs)
+            fake_scores = self._scores(fake_outputs)
             loss = self._mean(setup.loss.discriminator(real_scores, fake_scores))
             metrics = {}
             if setup.loss.is_wasserstein:
 
                 def critic(images: Any) -> Any:
-                    return self.discriminator(condition.discriminator_input(ops, images, real_codes), training=True)[
-                        :, 0
-                    ]
+                    return self._image_scores(
+                        self.discriminator(condition.discriminator_input(ops, images, real_codes), training=True)
+                    )
 
                 penalty = self._mean(gradient_penalty(critic, real_images, fakes, mix))
                 loss = loss + setup.gradient_penalty_weight * penalty
@@ -347,7 +360,7 @@ class GanTrainer:
         with tf.GradientTape() as tape:
             tape.watch(real_input)
             outputs = self.discriminator(real_input, training=True)
-            total = ops.sum(ops.cast(outputs[:, 0], "float32"))
+            total = ops.sum(self._image_scores(outputs))
         gradients = ops.cast(tape.gradient(total, real_input), "float32")
         return outputs, ops.sum(ops.square(gradients), axis=(1, 2, 3))
 
@@ -387,7 +400,7 @@ class GanTrainer:
         """D's scores of real images in G's step: no gradient, and D's new state thrown away (D is frozen)."""
         images = images_to_unit_range(real_images)
         outputs = self._frozen_discriminator(self._seen_by_d(images, real_codes, augment_params))
-        return ops.stop_gradient(ops.cast(outputs[:, 0], "float32"))
+        return ops.stop_gradient(self._scores(outputs))
 
     def _generator_step(self, noise, codes, augment_params, real_images, real_codes) -> dict[str, Any]:
         setup = self.setup
@@ -397,7 +410,7 @@ class GanTrainer:
             real_scores = self._real_scores_for_generator(real_images, real_codes, augment_params)
         with tf.GradientTape() as tape:
             outputs, new_state = self._discriminate_fakes(self._generator_input(noise, codes), codes, augment_params)
-            scores = ops.cast(outputs[:, 0], "float32")
+            scores = self._scores(outputs)
             loss = self._mean(setup.loss.generator(scores, real_scores))
             information = setup.condition.information_loss(ops, outputs, codes)
             if information is not None:

@@ -109,6 +109,10 @@ def discriminator_model(checkpoint: Path, channels: int) -> DreamModel:
     from kgan.checkpoints import load_discriminator
 
     model = load_discriminator(checkpoint)
+    # A projected D (kgan.gan.projected): dream with its pixel D, the part that learned from nothing but the run.
+    names = {layer.name for layer in model.layers}
+    if "pixel_discriminator" in names:
+        model = model.get_layer("pixel_discriminator")
     body = []
     for layer in model.layers:
         if type(layer).__name__ in ("Flatten", "Dense", "Dropout"):
