@@ -19,7 +19,7 @@ from kgan import __version__
 from kgan.backend import COMPILERS, FUSED_STEPS, FUSED_STEPS_FROM_RUN_STEPS, FUSED_STEPS_UP_TO_PIXELS, PRECISIONS
 from kgan.distribute import STRATEGIES
 from kgan.errors import KganError, OptionError
-from kgan.gan.catalog import ARCHITECTURES, D_NORMS, INITS, LOSSES, OPTIMIZERS
+from kgan.gan.catalog import ARCHITECTURES, D_FEATURES, D_NORMS, INITS, LOSSES, OPTIMIZERS
 from kgan.options import (
     AUTO_EMA_DECAY,
     AUTO_LR_COOLDOWN,
@@ -204,6 +204,15 @@ def cli() -> None:
     show_default=True,
     help="What normalises D: none, batch norm after its hidden layers, or spectral normalization of every "
     "weight (auto: spectral from 33 to 64 px, batch otherwise, none with a gradient penalty).",
+)
+@click.option(
+    "--d-features",
+    type=click.Choice(("auto", *D_FEATURES)),
+    default="auto",
+    show_default=True,
+    help="What D judges besides pixels: none, or lite1, a frozen ImageNet network's features (EfficientNet-Lite1, "
+    "a projected discriminator; auto: lite1 for colour at 64 px with --loss bce when its weights' package is "
+    "installed, none otherwise).",
 )
 @click.option(
     "--init",

@@ -29,7 +29,7 @@ from kgan.distribute import check_batch_split
 from kgan.errors import RunError
 from kgan.files import write_array_atomic, write_json_atomic
 from kgan.gan.augment import parse_policies
-from kgan.gan.catalog import DISCRIMINATOR_OUTPUT
+from kgan.gan.catalog import DISCRIMINATOR_OUTPUT, score_columns
 from kgan.gan.conditions import Condition, condition_for
 from kgan.images.clips import ClipPolicy
 from kgan.images.folders import ImageFolder, load_image_folder
@@ -97,7 +97,7 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
 
     # Set up devices, choose what "auto" left open, then create the run folder (the chief's, on a multi-worker run).
     distribution, precision, compiler, evaluator = _set_up_runtime(options, seed, reporter)
-    choices = options.settle(len(folder.files), folder.resolution, on_gpu=distribution.on_gpu)
+    choices = options.settle(len(folder.files), folder.resolution, folder.channels, on_gpu=distribution.on_gpu)
     if options.compiler == "auto":
         replicas, device = distribution.replicas, "a GPU" if distribution.on_gpu else "a CPU"
         place = f"{replicas} replicas" if replicas > 1 else device
@@ -214,6 +214,7 @@ def gan_setup(options: TrainOptions, condition: Condition) -> Any:
         gradient_penalty_weight=options.gp_weight,
         ema_decay=options.ema,
         r1_weight=options.r1,
+        score_columns=score_columns(options.d_features),
     )
 
 
@@ -326,6 +327,7 @@ def _build_trainer(
             synchronized_batch_norm=distribution.replicas > 1,
             outputs=1 + condition.extra_outputs,
             init=options.init,
+            features=options.d_features,
         )
         optimizers = [
             make_optimizer(options.optimizer, learning_rate, options.beta1, options.beta2, options.momentum)
@@ -407,6 +409,7 @@ def _config(
             "latent_dim": options.latent_dim,
             "width": options.width,
             "g_width": options.g_width,
+            "d_features": options.d_features,
             "discriminator_output": DISCRIMINATOR_OUTPUT[options.arch],
             "precision": precision,
             "condition": condition.to_json(),

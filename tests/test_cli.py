@@ -327,11 +327,12 @@ def test_a_spectrally_normalized_d_takes_two_steps_per_g_step_by_default_and_say
     from kgan.options import TrainOptions
 
     options = TrainOptions().validate()
-    reasons = options.settle(500, 64)
+    reasons = options.settle(500, 64, channels=1)  # colour at 64 px gets a projected D (test_projected.py)
     assert options.critic_steps == 2 and reasons["critic_steps"] == "auto -> 2 (a spectrally normalized D)"
     options = TrainOptions(d_norm="spectral").validate()
     assert options.settle(500, 28)["critic_steps"] == "auto -> 2 (a spectrally normalized D)"
-    for given, resolution in (({}, 28), ({}, 128), ({"d_norm": "batch"}, 64), ({"r1": 1.0}, 64)):
+    pixels_only = {"d_features": "none"}
+    for given, resolution in (({}, 28), ({}, 128), ({"d_norm": "batch", **pixels_only}, 64), ({"r1": 1.0}, 64)):
         options = TrainOptions(**given).validate()
         assert options.settle(500, resolution)["critic_steps"] == "auto -> 1 (no spectrally normalized D)"
         assert options.critic_steps == 1
