@@ -76,10 +76,10 @@ SPECTRAL_CRITIC_STEPS = 2
 # --d-features auto: lite1, a projected discriminator (kgan.gan.projected), for colour images from
 # the smallest to the largest of these sizes, with the bce loss, no R1 and no labels or codes, where
 # the weights' package is installed; none otherwise. On 64 px colour icons (8 minutes, AMX Xeon,
-# bfloat16 graph steps) it drew 0.83, 0.86 and 0.75 of the pixel D's colour distance in three A B
-# pairs (at 0.49-0.51 times the steps), and 1.11, 0.64 and 0.94 of its patch distance (the bench's
-# network-free second opinion); its grids have whole outlined shapes where the pixel D's have
-# blobs. Judging Lite1's deeper blocks as well (taps 3, 6 and 14) drew 0.83 and 0.88 by the first
+# bfloat16 graph steps) it drew 0.83, 0.86, 0.75 and 0.80 of the pixel D's colour distance in four
+# A B pairs (at 0.49-0.54 times the steps), and 1.11, 0.64, 0.94 and 1.03 of its patch distance (the
+# bench's network-free second opinion); its grids have whole outlined shapes where the pixel D's
+# have blobs. Judging Lite1's deeper blocks as well (taps 3, 6 and 14) drew 0.83 and 0.88 by the first
 # yardstick but 1.6-2.2 by the second: hatched, checkered fills the ImageNet features do not mind.
 # At 28 px (gray, the same network's features of the image repeated to three channels) it drew
 # 1.35 of the default's distance; 128 px is not measured.

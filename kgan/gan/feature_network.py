@@ -9,6 +9,9 @@ convolutions, ReLU6 and residual sums only, and computes the same function in tr
 inference mode.
 
 The trunk is built here in Keras, block by block, as far as the deepest feature map asked for.
+Through block 14 it computes what PyTorch's copy computes to about 2e-6 of the features' size
+(tests/test_projected.py checks blocks 3 and 6); the last block's differs, since PyTorch's copy pads
+its convolutions for a 240 px input where TensorFlow pads for the size it is given.
 Its weights are set once when a run starts; a saved discriminator carries them in its own file.
 """
 

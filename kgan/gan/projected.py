@@ -24,8 +24,9 @@ from kgan.gan.feature_network import build_lite1_trunk, load_lite1_weights
 keras = keras_module()
 layers = keras.layers
 
-# The taps' typical activation sizes over the training icons (their standard deviations, measured
-# once), divided out so that every scale enters its projection at about unit size.
+# The taps' typical activation sizes (root mean square over 128 of the bench's training icons,
+# measured once), divided out so that every scale enters its projection at about unit size: without
+# it D's logits started near +-30 and D won at once (D(x) 0.97).
 TAP_SCALES = {3: 13.2, 6: 12.2, 14: 9.5, 20: 3.7}
 # Channels each tap is projected to, shallowest first.
 PROJECTED_CHANNELS = (64, 128, 256, 512)
