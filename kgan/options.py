@@ -584,7 +584,8 @@ def auto_d_features(resolution: int, channels: int, loss: str, r1: float = 0.0) 
     if channels != 3:
         return "none", "gray images"
     if not smallest <= resolution <= largest:
-        return "none", f"measured to pay only from {smallest} to {largest} px, not at {resolution} px"
+        sizes = f"{smallest} px" if smallest == largest else f"{smallest} to {largest} px"
+        return "none", f"measured to pay only at {sizes}, not at {resolution} px"
     if loss != "bce":
         return "none", f"measured only with --loss bce, not {loss}"
     if r1:
