@@ -77,7 +77,6 @@ class PatchDistance:
     """Real pictures' patches per pyramid level, standardised; ``distance`` compares other pictures with them."""
 
     def __init__(self, real_pictures: np.ndarray):
-        self.real_count = len(real_pictures)
         real_levels = pyramid(as_unit_range(real_pictures))
         levels = [cut_patches(level, seed=1 + index) for index, level in enumerate(real_levels)]
         self.scales = [(patches.mean(axis=0), patches.std(axis=0) + 1e-6) for patches in levels]
