@@ -46,6 +46,9 @@ DEFAULT_LEARNING_RATES = {"adam": 2e-4, "sgd": 5e-4}
 # those kernels (Adam's weight_decay 0.5: by a rough estimate they settle near twice their first
 # size) holds that step up; it drew level (colour, 8 minutes, Intel Xeon with AMX, four A B pairs:
 # 125.1, 127.7, 128.4, 130.1 against 131.6, 131.1, 129.9, 126.4; mean 0.985), and 1.5 worse (134.9).
+# With the projected D (the 64 px colour default since), 1e-3 for both drew level by the colour
+# distance and worse by the patch distance (one A B pair, AMX Xeon: 103.7 against 106.4; patches
+# 55.2 against 32.9), so 2e-3 stays.
 FAST_ADAM_LEARNING_RATE, FAST_ADAM_UP_TO_PIXELS = 2e-3, 128
 DEFAULT_BETAS = (0.5, 0.999)  # DCGAN's Adam (Radford et al.)
 DEFAULT_MOMENTUM = 0.9  # the seed's SGD, with Nesterov momentum
@@ -121,7 +124,8 @@ WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 # cost little beside a spectrally normalized D updated twice per step. 8 minutes on 64 px colour
 # icons (issue 12's colour yardstick, AMX CPU in bfloat16), G 32 and D 16 against both 16, three
 # runs: 146.1 against 158.3, 139.7 against 152.3, 145.9 against 156.6; with one critic step instead
-# of two it lost (174.0).
+# of two it lost (174.0). With the projected D, G 48 drew level (104.4 against 106.4, patches 29.1
+# against 32.9, one pair) at 0.84 of the steps.
 # Other sizes were not measured: G mirrors D there.
 G_WIDTH_FACTOR_BY_RESOLUTION = ((32, 1), (64, 2), (10**6, 1))
 AUTO_EMA_DECAY = 0.999
@@ -145,7 +149,9 @@ AUTO_LR_COOLDOWN = 0.25
 # a run of minutes makes (issue 12's benchmark, 8 minutes, 1,569 colour icons: 185.6 with none,
 # 140.9 with translation and colour, 135.9 with translation alone, the cheaper). On the 6,000-image
 # gray set it costs more than it gives (103.5 with none, 134.0 with translation and colour), so
-# the middle tier ends at 3,000, about halfway (in ratio) between the two sets measured.
+# the middle tier ends at 3,000, about halfway (in ratio) between the two sets measured. With the
+# projected D, translation and colour on the 1,569 icons drew level with translation alone (103.0
+# against 106.4) and worse by the patch distance (53.9 against 32.9; one pair).
 AUTO_AUGMENT_BY_IMAGES = ((1_000, "translation,color"), (3_000, "translation"))
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BUDGET_OPTIONS = ("steps", "epochs", "minutes")
