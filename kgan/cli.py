@@ -68,11 +68,12 @@ class AutoInt(click.ParamType):
 
 
 class AutoOffOrDecay(click.ParamType):
-    """'auto', 'off', or a number between 0 and 1 (exclusive; with ``one_allowed``, up to 1)."""
+    """'auto', 'off', or a number between 0 and 1: a decay (both ends excluded) or, with
+    ``fraction``, a fraction of the budget (both ends included; 0 is the same as off)."""
 
-    def __init__(self, metavar: str = "DECAY", one_allowed: bool = False) -> None:
+    def __init__(self, metavar: str = "DECAY", fraction: bool = False) -> None:
         self.name = f"auto|off|{metavar}"
-        self.one_allowed = one_allowed
+        self.fraction = fraction
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
         if isinstance(value, float) or str(value).lower() in ("auto", "off"):
@@ -81,8 +82,10 @@ class AutoOffOrDecay(click.ParamType):
             number = float(value)
         except ValueError:
             self.fail(f"{value!r} is not auto, off or a number", param, ctx)
-        if not (0 < number <= 1 if self.one_allowed else 0 < number < 1):
-            self.fail(f"{value!r} is not between 0 and 1", param, ctx)
+        if self.fraction and not 0 <= number <= 1:
+            self.fail(f"{value!r} is not a fraction from 0 to 1", param, ctx)
+        if not self.fraction and not 0 < number < 1:
+            self.fail(f"{value!r} is not between 0 and 1 (both excluded)", param, ctx)
         return number
 
 
@@ -323,7 +326,7 @@ def cli() -> None:
 )
 @click.option(
     "--lr-cooldown",
-    type=AutoOffOrDecay("FRACTION", one_allowed=True),
+    type=AutoOffOrDecay("FRACTION", fraction=True),
     default="auto",
     show_default=True,
     help=(

@@ -353,7 +353,22 @@ def test_the_learning_rate_cooldown_is_on_by_default_and_can_be_switched_off(tmp
     options = TrainOptions(lr_cooldown=0.5).validate()
     assert options.lr_cooldown == 0.5 and "lr_cooldown" not in options.settle(500, 28)
     code, _, err = run_cli("train", make_folder(tmp_path / "images"), "--lr-cooldown", "1.5", "--steps", 1)
-    assert code != 0 and "--lr-cooldown" in err and "not between 0 and 1" in err and "Traceback" not in err
+    assert code != 0 and "--lr-cooldown" in err and "not a fraction from 0 to 1" in err and "Traceback" not in err
+
+
+def test_a_cooldown_fraction_takes_both_ends_and_a_decay_neither():
+    import click
+
+    from kgan.cli import AutoOffOrDecay
+
+    fraction, decay = AutoOffOrDecay("FRACTION", fraction=True), AutoOffOrDecay()
+    assert fraction.convert("0", None, None) == 0.0 and fraction.convert("1", None, None) == 1.0
+    assert decay.convert("0.99", None, None) == 0.99
+    for value in ("0", "1"):
+        with pytest.raises(click.BadParameter, match="between 0 and 1 \\(both excluded\\)"):
+            decay.convert(value, None, None)
+    with pytest.raises(click.BadParameter, match="not a fraction from 0 to 1"):
+        fraction.convert("-0.1", None, None)
 
 
 def test_augmentation_follows_the_folder_size_and_says_why(run_cli):
