@@ -149,7 +149,10 @@ AUTO_EMA_DECAY = 0.999
 AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (64, "5,0.5"), (10**6, None))
 # Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
 # instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:
-# a distance of 105.6 against 115.5 with the rates held to the end).
+# a distance of 105.6 against 115.5 with the rates held to the end). With the projected D (64 px
+# colour, 8 minutes, AMX Xeon): the last half drew 0.95 and 1.01 in two A B runs (104.6 against
+# 110.3, 106.3 against 105.3), and no cooldown 0.94 (99.5 against 105.3) but 1.27 of the patch
+# distance, with diagonal hatching across the fills in most cells of its grid; so a quarter stays.
 AUTO_LR_COOLDOWN = 0.25
 # Differentiable augmentation by folder size: (up to this many images, policies); none above.
 # Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes

@@ -3,10 +3,13 @@
 After every G update: ema = d * ema + (1 - d) * weights, with the decay d
 ramped up early in training, min(decay, (1 + step) / (10 + step)), so the
 average does not drag the random initial weights along for thousands of steps.
-Batch-norm statistics are copied rather than averaged. The EMA is a generator
-model of its own, saved beside G as ``generator_ema.keras``; ``kgan sample``,
-``video`` and ``eval`` use it unless ``--no-ema``. In code, options and files
-this one idea is called "ema".
+Batch-norm statistics are copied rather than averaged: on 64 px colour icons with
+the projected D, recomputing them for the averaged weights (100 batches of 64,
+BigGAN's standing statistics) drew level (105.9 against 107.3 as copied, one
+run). In another run G itself drew 107.3 and its average 105.3. The EMA is a
+generator model of its own, saved beside G as ``generator_ema.keras``; ``kgan
+sample``, ``video`` and ``eval`` use it unless ``--no-ema``. In code, options
+and files this one idea is called "ema".
 """
 
 from __future__ import annotations
