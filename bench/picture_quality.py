@@ -22,6 +22,9 @@ a single GAN run's distance can move by a quarter between runs of the same recip
 
 Beside each Fréchet distance the table gives a network-free second opinion, the patch distance of
 bench/patch_distance.py, against the same real pictures: a change is believed only when both move.
+The colour yardstick gets a third, with no ImageNet in it: the Fréchet distance in a small network
+trained here from scratch on the training icons (bench/rotation_distance.py), which sees shapes
+where the patch distance sees only pixels.
 
 kgan is called only through its command line (`kgan train DIR --minutes M --runs-dir R --name N`),
 with no recipe options unless --kgan-args or --recipe give some. It writes a table (printed, and as
@@ -69,6 +72,7 @@ from itertools import product  # noqa: E402
 sys.path.insert(0, str(BENCH))
 
 from quality_yardsticks import YARDSTICK_BUILDERS, Yardstick, picture_files  # noqa: E402
+from rotation_distance import rotation_yardstick  # noqa: E402
 
 REFERENCE = "reference"
 GRID_SIDE = 8
@@ -223,7 +227,11 @@ def save_grid(samples: Path, path: Path, side: int = GRID_SIDE) -> None:
 
 def add_ratios(rows: list[dict], baseline: str) -> None:
     """Each row's distances divided by the baseline recipe's at the same yardstick, budget and repeat."""
-    for key, ratio_key in (("distance", "ratio"), ("patch_distance", "patch_ratio")):
+    for key, ratio_key in (
+        ("distance", "ratio"),
+        ("patch_distance", "patch_ratio"),
+        ("rotation_distance", "rotation_ratio"),
+    ):
         baseline_distance = {
             (row["yardstick"], row["minutes"], row.get("repeat", 1)): row[key]
             for row in rows
@@ -277,9 +285,18 @@ def markdown_table(report: dict) -> str:
                 f"distance of 7x7 Laplacian-pyramid patches, x 1,000); its floor: {yardstick['patch_floor']:.1f}",
                 "",
             ]
+        rotation = yardstick.get("rotation_floor") is not None
+        if rotation:
+            lines += [
+                f"Rotation net: the no-ImageNet opinion ({yardstick['rotation_description']}); "
+                f"its floor: {yardstick['rotation_floor']:.2f}",
+                "",
+            ]
         columns = f"minutes | repeat | recipe | steps | images/s | distance | ratio to {baseline} | floor"
-        lines += [f"| {columns} | patches | ratio |"]
-        lines += ["| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {columns} | patches | ratio |" + (" rotation net | ratio |" if rotation else "")]
+        lines += [
+            "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" * rotation)
+        ]
         for row in report["rows"]:
             if row["yardstick"] != name:
                 continue
@@ -288,10 +305,15 @@ def markdown_table(report: dict) -> str:
             speed = f"{row['images_per_second']:,.0f}" if row.get("images_per_second") else "–"
             patches = f"{row['patch_distance']:.1f}" if row.get("patch_distance") is not None else "–"
             patch_ratio = f"{row['patch_ratio']:.2f}" if row.get("patch_ratio") is not None else "–"
-            lines.append(
+            line = (
                 f"| {row['minutes']:g} | {row.get('repeat', 1)} | {row['recipe']} | {row.get('steps') or '–'} | "
                 f"{speed} | {distance} | {ratio} | {yardstick['floor']:.3f} | {patches} | {patch_ratio} |"
             )
+            if rotation:
+                shapes = f"{row['rotation_distance']:.2f}" if row.get("rotation_distance") is not None else "–"
+                shape_ratio = f"{row['rotation_ratio']:.2f}" if row.get("rotation_ratio") is not None else "–"
+                line += f" {shapes} | {shape_ratio} |"
+            lines.append(line)
         if means:
             lines += ["", f"Means over the repeats ({name}):", ""]
             header = "| minutes | recipe | runs | mean steps | mean distance | lowest-highest |"
@@ -421,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preparing the {name} yardstick", flush=True)
         yardsticks[name] = YARDSTICK_BUILDERS[name](args.icons, args.cache_dir)
         print(f"  {yardsticks[name].description}; real-vs-real floor {yardsticks[name].floor:.3f}", flush=True)
+    # The colour yardstick's third opinion, in features that never saw ImageNet.
+    no_imagenet = {"color": rotation_yardstick(args.icons, args.cache_dir)} if "color" in yardsticks else {}
     report = {
         "started": stamp,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -434,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
                 "description": stick.description,
                 "floor": stick.floor,
                 "patch_floor": stick.patch_floor,
+                **(
+                    {"rotation_floor": no_imagenet[name].floor, "rotation_description": no_imagenet[name].description}
+                    if name in no_imagenet
+                    else {}
+                ),
                 "training_data": str(training_sets[name].folder),
             }
             for name, stick in yardsticks.items()
@@ -454,10 +483,14 @@ def main(argv: list[str] | None = None) -> int:
                 if "error" not in row:
                     row["distance"] = yardstick.distance(samples, limit=args.n)
                     row["patch_distance"] = yardstick.patch_distance(samples, limit=args.n)
+                    if name in no_imagenet:
+                        row["rotation_distance"] = no_imagenet[name].distance(samples, limit=args.n)
                     row["grid"] = str((results / "grids" / f"{run_name}.png").relative_to(results))
                     save_grid(samples, results / row["grid"])
+                    rotation = f", rotation net {row['rotation_distance']:.2f}" if name in no_imagenet else ""
                     print(
-                        f"  {row['steps']} steps, distance {row['distance']:.3f}, patches {row['patch_distance']:.1f}",
+                        f"  {row['steps']} steps, distance {row['distance']:.3f}, "
+                        f"patches {row['patch_distance']:.1f}{rotation}",
                         flush=True,
                     )
                 else:

@@ -180,7 +180,7 @@ class Yardstick:
     real_features: np.ndarray
     floor_features: np.ndarray
     floor_pictures: Callable[[], np.ndarray]  # the floor's real pictures, loaded when asked for
-    patches: PatchDistance  # the network-free second opinion, built from the same real pictures
+    patches: PatchDistance | None  # the network-free second opinion, built from the same real pictures
 
     def embed_folder(self, folder: Path, limit: int | None = None) -> np.ndarray:
         """Features of the pictures in a folder (the first limit of them, by name)."""

