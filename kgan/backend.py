@@ -108,19 +108,27 @@ def choose_precision(requested: str) -> str:
 
 
 def choose_compiler(
-    requested: str, precision: str, replicas: int, on_gpu: bool, arch: str = "dcgan", deterministic: bool = False
+    requested: str,
+    precision: str,
+    replicas: int,
+    on_gpu: bool,
+    arch: str = "dcgan",
+    deterministic: bool = False,
+    d_features: str = "none",
 ) -> str:
-    """Resolve 'auto' to XLA where it was measured faster: a float32 step on one CPU.
+    """Resolve 'auto' to XLA where it was measured faster: a float32 step on one CPU, with no projected D.
 
     There XLA fuses the many small operations around each convolution (batch
     norm, activations, optimizer updates, the moving average), and a step of
     kgan's narrow default networks takes 1.25 times (28 px) to 1.4 times (64 px)
     less time. In bfloat16 the CPU's own bfloat16 kernels do the work, and XLA
     was slower: the 64 px default on an AVX-512 BF16 EPYC ran 5.8 steps a second
-    compiled by XLA against 7.9 and 8.9 as a graph (A B A B, a minute each). XLA
-    was not measured on a GPU; a step split across replicas stays a graph,
-    and so does a repeatable (``deterministic``) step of an architecture that
-    XLA cannot repeat.
+    compiled by XLA against 7.9 and 8.9 as a graph (A B A B, a minute each). A
+    step with a projected D (``d_features`` "lite1", the 64 px colour default)
+    stays a graph too: in float32 it trained 29 images a second compiled by XLA
+    against 200 as a graph (AMX Xeon, a minute each). XLA was not measured on a
+    GPU; a step split across replicas stays a graph, and so does a repeatable
+    (``deterministic``) step of an architecture that XLA cannot repeat.
     """
     repeatable = not (deterministic and arch in NOT_DETERMINISTIC_IN_XLA)
     if requested == "xla" and replicas > 1:
@@ -129,7 +137,8 @@ def choose_compiler(
         raise OptionError(f"--compile xla cannot repeat --arch {arch} bit for bit (--seed); use --compile graph")
     if requested != "auto":
         return requested
-    return "xla" if precision == "float32" and replicas == 1 and not on_gpu and repeatable else "graph"
+    xla_pays = precision == "float32" and replicas == 1 and not on_gpu and d_features != "lite1"
+    return "xla" if xla_pays and repeatable else "graph"
 
 
 def choose_steps_per_execution(

@@ -96,12 +96,14 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     labels = condition.image_labels(folder.files)
 
     # Set up devices, choose what "auto" left open, then create the run folder (the chief's, on a multi-worker run).
-    distribution, precision, compiler, evaluator = _set_up_runtime(options, seed, reporter)
+    distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
     choices = options.settle(len(folder.files), folder.resolution, folder.channels, on_gpu=distribution.on_gpu)
+    compiler = _choose_compiler(options, precision, distribution, reporter)
     if options.compiler == "auto":
         replicas, device = distribution.replicas, "a GPU" if distribution.on_gpu else "a CPU"
         place = f"{replicas} replicas" if replicas > 1 else device
-        choices["compiler"] = f"auto -> {compiler} ({precision} on {place})"
+        projected = ", a projected D" if options.d_features == "lite1" else ""
+        choices["compiler"] = f"auto -> {compiler} ({precision} on {place}{projected})"
     steps_per_execution, why = _steps_per_execution(options, compiler, distribution.replicas, folder)
     if options.steps_per_execution is None:
         choices["steps_per_execution"] = f"auto -> {steps_per_execution} ({why})"
@@ -151,7 +153,8 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
     fixed_noise = run.sample_noise(options.latent_dim + condition.code_size)
 
     # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
-    distribution, _, compiler, evaluator = _set_up_runtime(options, config.seed, reporter)
+    distribution, precision, evaluator = _set_up_runtime(options, config.seed, reporter)
+    compiler = _choose_compiler(options, precision, distribution, reporter)
     writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
 
     # Load networks, optimizers and counters from the newest checkpoint.
@@ -233,7 +236,7 @@ def _load_folder(
 
 
 def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any:
-    """Seed, determinism, strategy, precision and compiler, in the order TensorFlow needs them."""
+    """Seed, determinism, strategy and precision, in the order TensorFlow needs them."""
     from kgan import backend
     from kgan.distribute import make_distribution
 
@@ -243,15 +246,22 @@ def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any
     evaluator = _make_evaluator(options, distribution) if options.eval_every else None
     precision = backend.choose_precision(options.precision)
     backend.use_precision(precision)
+    backend.keras_module().utils.set_random_seed(seed)
+    return distribution, precision, evaluator
+
+
+def _choose_compiler(options: TrainOptions, precision: str, distribution: Any, reporter: Reporter) -> str:
+    """How each step is compiled, once the options are settled (a projected D changes it); says where it runs."""
+    from kgan import backend
+
     # Determinism, once on, stays on for the process (as for in-process callers after a seeded run).
     compiler = backend.choose_compiler(
         options.compiler, precision, distribution.replicas, distribution.on_gpu, options.arch,
-        backend.op_determinism_enabled(),
+        backend.op_determinism_enabled(), options.d_features,
     )  # fmt: skip
-    backend.keras_module().utils.set_random_seed(seed)
     steps = "XLA" if compiler == "xla" else "graph"
     reporter.message(f"running on {backend.describe_devices()}, {precision}, {steps} steps, {distribution.describe()}")
-    return distribution, precision, compiler, evaluator
+    return compiler
 
 
 def _runtime(distribution: Any, compiler: str, steps_per_execution: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from kgan.gan.catalog import PIXEL_WEIGHT, PROJECTED_TAPS, score_columns
 from kgan.gan.feature_network import build_lite1_trunk, lite1_weights_path, load_lite1_weights
 from kgan.gan.legacy_torch_weights import LEGACY_MAGIC, read_legacy_state_dict
 from kgan.gan.models import build_discriminator
-from tests.conftest import TINY_TRAIN_ARGS, make_folder, shape_image
+from tests.conftest import TINY_DEFAULT_ARGS, TINY_TRAIN_ARGS, make_folder, shape_image
 
 keras = keras_module()
 TAPS_FIXTURE = Path(__file__).parent / "data" / "lite1_taps.npz"
@@ -128,14 +128,18 @@ def test_d_features_auto_is_lite1_only_for_colour_at_64_px_with_bce_and_says_why
 def test_a_run_with_a_projected_d_trains_resumes_and_dreams(tmp_path, run_cli):
     images = make_folder(tmp_path / "images", color=True)
     runs = tmp_path / "runs"
-    code, _, err = run_cli("train", images, "--steps", 3, "--runs-dir", runs, "--name", "p", *TINY_TRAIN_ARGS,
-                           "--d-features", "lite1")  # fmt: skip
+    # Float32 with --compile auto: a float32 step on a CPU is XLA's, except with a projected D.
+    code, _, err = run_cli("train", images, "--steps", 3, "--runs-dir", runs, "--name", "p", *TINY_DEFAULT_ARGS,
+                           "--d-features", "lite1", "--precision", "float32")  # fmt: skip
     assert code == 0, err
     config = json.loads((runs / "p" / "config.json").read_text())
     assert config["options"]["d_features"] == "lite1" and config["model"]["d_features"] == "lite1"
+    assert config["runtime"]["compiler"] == "graph"
+    assert config["choices"]["compiler"] == "auto -> graph (float32 on a CPU, a projected D)"
     code, _, err = run_cli("train", "--resume", runs / "p", "--steps", 5)
     assert code == 0, err
     assert (runs / "p" / "checkpoints" / "step-000005").is_dir()
+    assert json.loads((runs / "p" / "config.json").read_text())["runtime"]["compiler"] == "graph"
     shape_image(0, 40, color=True).save(tmp_path / "photo.png")
     out = tmp_path / "dream.png"
     code, stdout, err = run_cli("dream", tmp_path / "photo.png", "--run", runs / "p", "--steps", 1, "--out", out)
