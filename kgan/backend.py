@@ -126,7 +126,8 @@ def choose_compiler(
     compiled by XLA against 7.9 and 8.9 as a graph (A B A B, a minute each). A
     step with a projected D (``d_features`` "lite1", the 64 px colour default)
     stays a graph too: in float32 it trained 29 images a second compiled by XLA
-    against 200 as a graph (AMX Xeon, a minute each). XLA was not measured on a
+    against 200 as a graph (AMX Xeon, a minute each), and 23 steps a minute
+    against 244 and 239 (AVX-512 BF16 EPYC, A B A B). XLA was not measured on a
     GPU; a step split across replicas stays a graph, and so does a repeatable
     (``deterministic``) step of an architecture that XLA cannot repeat.
     """

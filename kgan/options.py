@@ -92,7 +92,11 @@ SPECTRAL_CRITIC_STEPS = 2
 # 0.72 of the pixel D's colour distance (218.1 against 302.4) at 0.38 times the steps, but 1.08 of
 # its patch distance, and both grids are blobs filled with a tiled texture (the pixel D's blurred
 # yellow discs on a square grid, lite1's a triangle tiling in four colour schemes): not enough to
-# widen auto past 64 px.
+# widen auto past 64 px. A yardstick that never saw ImageNet (bench/rotation_distance.py) disagrees at
+# 64 px: on an AVX-512 BF16 EPYC the pixel D drew 1.08-1.20 of lite1's colour distance but 0.57,
+# 0.81 and 0.81 of its rotation-net distance in three A B pairs (its grids smoother, lite1's with
+# dotted fills). Lite1 stays, on the colour distance, the patch distance (lower in two of those
+# three pairs) and its grids' whole shapes, but its gain is not confirmed without ImageNet.
 AUTO_D_FEATURES_RESOLUTIONS = (64, 64)
 # --critic-steps auto with a projected D: one D update per G update. With the three-tap form, two
 # (as the spectrally normalized pixel D alone takes) drew 0.95 of the default's colour distance
@@ -145,7 +149,9 @@ AUTO_EMA_DECAY = 0.999
 # (132.8/135.7, 127.2/132.4, 135.3/134.7, 135.4/135.8, 139.9/135.4; mean 0.99): level, so 5,0.5 stays.
 # Lookahead on G only drew worse (142.9/132.8), on D only level (0.97 over two pairs).
 # At 28 px (the gray yardstick) it drew worse in both runs (1.15 with the earlier version, 1.12 as
-# built: 124.1 against 111.0, at 0.96 of the steps), so it is off there.
+# built: 124.1 against 111.0, at 0.96 of the steps), so it is off there. With the projected D (64 px
+# colour, 8 minutes, AVX-512 BF16 EPYC, one A B pair) switching it off drew level: 108.8 against
+# 109.5, patches 44.2 against 46.2; its grid broken shapes with diagonal hatching.
 AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (64, "5,0.5"), (10**6, None))
 # Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
 # instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:

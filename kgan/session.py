@@ -96,7 +96,7 @@ def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     labels = condition.image_labels(folder.files)
 
     # Set up devices, choose what "auto" left open, then create the run folder (the chief's, on a multi-worker run).
-    distribution, precision, evaluator = _set_up_runtime(options, seed, reporter)
+    distribution, precision, evaluator = _set_up_runtime(options, seed)
     choices = options.settle(len(folder.files), folder.resolution, folder.channels, on_gpu=distribution.on_gpu)
     compiler = _choose_compiler(options, precision, distribution, reporter)
     if options.compiler == "auto":
@@ -153,7 +153,7 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
     fixed_noise = run.sample_noise(options.latent_dim + condition.code_size)
 
     # Set up devices; a worker of a multi-worker run reads the run but writes elsewhere.
-    distribution, precision, evaluator = _set_up_runtime(options, config.seed, reporter)
+    distribution, precision, evaluator = _set_up_runtime(options, config.seed)
     compiler = _choose_compiler(options, precision, distribution, reporter)
     writes_to, scratch = (run, None) if distribution.is_chief else _scratch_run()
 
@@ -235,7 +235,7 @@ def _load_folder(
     return folder
 
 
-def _set_up_runtime(options: TrainOptions, seed: int, reporter: Reporter) -> Any:
+def _set_up_runtime(options: TrainOptions, seed: int) -> Any:
     """Seed, determinism, strategy and precision, in the order TensorFlow needs them."""
     from kgan import backend
     from kgan.distribute import make_distribution
