@@ -23,7 +23,7 @@ a single GAN run's distance can move by a quarter between runs of the same recip
 Beside each Fréchet distance the table gives a network-free second opinion, the patch distance of
 bench/patch_distance.py, against the same real pictures: a change is believed only when both move.
 The colour yardstick gets a third, with no ImageNet in it: the Fréchet distance in a small network
-trained here from scratch on the training icons (bench/rotation_distance.py), which sees shapes
+trained here from scratch on the training icons (bench/identity_distance.py), which sees shapes
 where the patch distance sees only pixels.
 
 kgan is called only through its command line (`kgan train DIR --minutes M --runs-dir R --name N`),
@@ -71,8 +71,8 @@ from itertools import product  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
 
+from identity_distance import identity_yardstick  # noqa: E402
 from quality_yardsticks import YARDSTICK_BUILDERS, Yardstick, picture_files  # noqa: E402
-from rotation_distance import rotation_yardstick  # noqa: E402
 
 REFERENCE = "reference"
 GRID_SIDE = 8
@@ -230,7 +230,7 @@ def add_ratios(rows: list[dict], baseline: str) -> None:
     for key, ratio_key in (
         ("distance", "ratio"),
         ("patch_distance", "patch_ratio"),
-        ("rotation_distance", "rotation_ratio"),
+        ("identity_distance", "identity_ratio"),
     ):
         baseline_distance = {
             (row["yardstick"], row["minutes"], row.get("repeat", 1)): row[key]
@@ -285,17 +285,17 @@ def markdown_table(report: dict) -> str:
                 f"distance of 7x7 Laplacian-pyramid patches, x 1,000); its floor: {yardstick['patch_floor']:.1f}",
                 "",
             ]
-        rotation = yardstick.get("rotation_floor") is not None
-        if rotation:
+        identity = yardstick.get("identity_floor") is not None
+        if identity:
             lines += [
-                f"Rotation net: the no-ImageNet opinion ({yardstick['rotation_description']}); "
-                f"its floor: {yardstick['rotation_floor']:.2f}",
+                f"Identity net: the no-ImageNet opinion ({yardstick['identity_description']}); "
+                f"its floor: {yardstick['identity_floor']:.2f}",
                 "",
             ]
         columns = f"minutes | repeat | recipe | steps | images/s | distance | ratio to {baseline} | floor"
-        lines += [f"| {columns} | patches | ratio |" + (" rotation net | ratio |" if rotation else "")]
+        lines += [f"| {columns} | patches | ratio |" + (" identity net | ratio |" if identity else "")]
         lines += [
-            "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" * rotation)
+            "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" * identity)
         ]
         for row in report["rows"]:
             if row["yardstick"] != name:
@@ -309,9 +309,9 @@ def markdown_table(report: dict) -> str:
                 f"| {row['minutes']:g} | {row.get('repeat', 1)} | {row['recipe']} | {row.get('steps') or '–'} | "
                 f"{speed} | {distance} | {ratio} | {yardstick['floor']:.3f} | {patches} | {patch_ratio} |"
             )
-            if rotation:
-                shapes = f"{row['rotation_distance']:.2f}" if row.get("rotation_distance") is not None else "–"
-                shape_ratio = f"{row['rotation_ratio']:.2f}" if row.get("rotation_ratio") is not None else "–"
+            if identity:
+                shapes = f"{row['identity_distance']:.2f}" if row.get("identity_distance") is not None else "–"
+                shape_ratio = f"{row['identity_ratio']:.2f}" if row.get("identity_ratio") is not None else "–"
                 line += f" {shapes} | {shape_ratio} |"
             lines.append(line)
         if means:
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         yardsticks[name] = YARDSTICK_BUILDERS[name](args.icons, args.cache_dir)
         print(f"  {yardsticks[name].description}; real-vs-real floor {yardsticks[name].floor:.3f}", flush=True)
     # The colour yardstick's third opinion, in features that never saw ImageNet.
-    no_imagenet = {"color": rotation_yardstick(args.icons, args.cache_dir)} if "color" in yardsticks else {}
+    no_imagenet = {"color": identity_yardstick(args.icons, args.cache_dir)} if "color" in yardsticks else {}
     report = {
         "started": stamp,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                 "floor": stick.floor,
                 "patch_floor": stick.patch_floor,
                 **(
-                    {"rotation_floor": no_imagenet[name].floor, "rotation_description": no_imagenet[name].description}
+                    {"identity_floor": no_imagenet[name].floor, "identity_description": no_imagenet[name].description}
                     if name in no_imagenet
                     else {}
                 ),
@@ -484,13 +484,13 @@ def main(argv: list[str] | None = None) -> int:
                     row["distance"] = yardstick.distance(samples, limit=args.n)
                     row["patch_distance"] = yardstick.patch_distance(samples, limit=args.n)
                     if name in no_imagenet:
-                        row["rotation_distance"] = no_imagenet[name].distance(samples, limit=args.n)
+                        row["identity_distance"] = no_imagenet[name].distance(samples, limit=args.n)
                     row["grid"] = str((results / "grids" / f"{run_name}.png").relative_to(results))
                     save_grid(samples, results / row["grid"])
-                    rotation = f", rotation net {row['rotation_distance']:.2f}" if name in no_imagenet else ""
+                    identity = f", identity net {row['identity_distance']:.2f}" if name in no_imagenet else ""
                     print(
                         f"  {row['steps']} steps, distance {row['distance']:.3f}, "
-                        f"patches {row['patch_distance']:.1f}{rotation}",
+                        f"patches {row['patch_distance']:.1f}{identity}",
                         flush=True,
                     )
                 else:

@@ -62,7 +62,7 @@ fi
 echo "== yardsticks (trains the Fashion-MNIST classifier once: about 5 minutes on 2 idle cores)"
 "$BENCH_ENV/bin/python" bench/quality_yardsticks.py --prepare --icons "$BENCH_DATA/icons" --cache-dir "$BENCH_DATA/cache"
 
-echo "== the no-ImageNet opinion (trains the icons' rotation network once: about 6 minutes on 2 idle cores)"
-"$BENCH_ENV/bin/python" bench/rotation_distance.py --icons "$BENCH_DATA/icons" --cache-dir "$BENCH_DATA/cache"
+echo "== the no-ImageNet opinion (trains the icons' identity network once: about 4 minutes on 2 idle cores)"
+"$BENCH_ENV/bin/python" bench/identity_distance.py --icons "$BENCH_DATA/icons" --cache-dir "$BENCH_DATA/cache"
 
 echo "ready: python3 bench/picture_quality.py   (quick check: --budgets 0.2)"

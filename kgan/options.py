@@ -92,11 +92,12 @@ SPECTRAL_CRITIC_STEPS = 2
 # 0.72 of the pixel D's colour distance (218.1 against 302.4) at 0.38 times the steps, but 1.08 of
 # its patch distance, and both grids are blobs filled with a tiled texture (the pixel D's blurred
 # yellow discs on a square grid, lite1's a triangle tiling in four colour schemes): not enough to
-# widen auto past 64 px. A yardstick that never saw ImageNet (bench/rotation_distance.py) disagrees at
-# 64 px: on an AVX-512 BF16 EPYC the pixel D drew 1.08-1.20 of lite1's colour distance but 0.57,
-# 0.81 and 0.81 of its rotation-net distance in three A B pairs (its grids smoother, lite1's with
-# dotted fills). Lite1 stays, on the colour distance, the patch distance (lower in two of those
-# three pairs) and its grids' whole shapes, but its gain is not confirmed without ImageNet.
+# widen auto past 64 px. Yardsticks that never saw ImageNet see no gain at 64 px: on an AVX-512
+# BF16 EPYC, in three A B pairs, the pixel D drew 1.08-1.20 of lite1's colour distance but 0.94,
+# 0.94 and 1.07 of its distance in a network trained here to tell the training icons apart
+# (bench/identity_distance.py; a rotation network before it said 0.57-0.81 but read variety
+# weakly). Lite1 stays: level without ImageNet, ahead with it, with whole shapes and more varied
+# palettes in its grids (dotted fills against the pixel D's repeated motifs), at half the steps.
 AUTO_D_FEATURES_RESOLUTIONS = (64, 64)
 # --critic-steps auto with a projected D: one D update per G update. With the three-tap form, two
 # (as the spectrally normalized pixel D alone takes) drew 0.95 of the default's colour distance
