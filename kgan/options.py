@@ -96,8 +96,12 @@ SPECTRAL_CRITIC_STEPS = 2
 # BF16 EPYC, in three A B pairs, the pixel D drew 1.08-1.20 of lite1's colour distance but 0.94,
 # 0.94 and 1.07 of its distance in a network trained here to tell the training icons apart
 # (bench/identity_distance.py; a rotation network before it said 0.57-0.81 but read variety
-# weakly). Lite1 stays: level without ImageNet, ahead with it, with whole shapes and more varied
-# palettes in its grids (dotted fills against the pixel D's repeated motifs), at half the steps.
+# weakly). In float32 (--precision float32 there, as on a CPU without bfloat16; both compiled as
+# auto picks) two more pairs said the same: the pixel D 1.29 and 1.23 of lite1's colour distance,
+# 0.96 and 0.88 of its identity-net distance, at 1.16-1.30 times the steps (2,835-3,086 against
+# 2,372-2,441; not the 1.8 times of bfloat16). Lite1 stays: about level without ImageNet, ahead
+# with it, with whole shapes and more varied palettes in its grids (dotted or triangle-tiled fills
+# against the pixel D's smeared blobs and repeated motifs).
 AUTO_D_FEATURES_RESOLUTIONS = (64, 64)
 # --critic-steps auto with a projected D: one D update per G update. With the three-tap form, two
 # (as the spectrally normalized pixel D alone takes) drew 0.95 of the default's colour distance
