@@ -12,8 +12,8 @@ features spread different icons apart: many pictures of a few kinds score far fr
 icons (never trained on), and so do pictures without an icon's detail.
 
 Its scale (``--known``): the floor (the training icons themselves, which it has learnt, against
-the held-back ones) 9.7; the icons with the detail of 32/16/8/4 px 165/287/410/512; only 200
-different icons, repeated, 30; only 50, 97. It reads lost variety about eight times as strongly,
+the held-back ones) 9.2; the icons with the detail of 32/16/8/4 px 177/306/433/547; only 200
+different icons, repeated, 28.8; only 50, 95.4. It reads lost variety about seven times as strongly,
 beside lost detail, as the rotation network that came before it (which named which way an icon was
 turned, and scored 50 kinds 2.75 against 16 px detail 62.0): that one ranked a run whose grid was
 plainly worse above a better one, this one ranks them as the eye does.
