@@ -32,7 +32,9 @@ from kgan.options import (
     SMALL_BATCH_UP_TO_PIXELS,
     WGAN_GP_LEARNING_RATE,
     describe_auto_augment,
+    describe_auto_d_norm,
     describe_auto_g_widths,
+    describe_auto_init,
     describe_auto_lookahead,
     describe_auto_widths,
 )
@@ -206,7 +208,7 @@ def cli() -> None:
     default="auto",
     show_default=True,
     help="What normalises D: none, batch norm after its hidden layers, or spectral normalization of every "
-    "weight (auto: spectral from 33 to 64 px, batch otherwise, none with a gradient penalty).",
+    f"weight (auto: {describe_auto_d_norm()}, none with a gradient penalty).",
 )
 @click.option(
     "--d-features",
@@ -223,7 +225,7 @@ def cli() -> None:
     default="auto",
     show_default=True,
     help="What G's weights and D's convolutions start from: dcgan, the DCGAN paper's N(0, 0.02), or glorot, "
-    "Keras's Glorot uniform (auto: dcgan for --arch dcgan from 33 to 64 px, glorot otherwise).",
+    f"Keras's Glorot uniform (auto: {describe_auto_init()}).",
 )
 @click.option(
     "--latent-dim", type=click.IntRange(min=1), default=100, show_default=True, help="Size of the noise vector."

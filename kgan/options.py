@@ -92,7 +92,10 @@ SPECTRAL_CRITIC_STEPS = 2
 # 0.72 of the pixel D's colour distance (218.1 against 302.4) at 0.38 times the steps, but 1.08 of
 # its patch distance, and both grids are blobs filled with a tiled texture (the pixel D's blurred
 # yellow discs on a square grid, lite1's a triangle tiling in four colour schemes): not enough to
-# widen auto past 64 px. Yardsticks that never saw ImageNet see no gain at 64 px: on an AVX-512
+# widen auto past 64 px. A second pair there (AVX-512 BF16 EPYC) said the same: 0.73 of the
+# colour distance (213.7 against 294.4) in 792 steps against 2,985, but 1.21 of the patch distance
+# and 1.70 of the identity net's (bench/identity_distance.py), its cells three colours tiled with
+# triangles. Yardsticks that never saw ImageNet see no gain at 64 px: on an AVX-512
 # BF16 EPYC, in three A B pairs, the pixel D drew 1.08-1.20 of lite1's colour distance but 0.94,
 # 0.94 and 1.07 of its distance in a network trained here to tell the training icons apart
 # (bench/identity_distance.py; a rotation network before it said 0.57-0.81 but read variety
@@ -113,16 +116,24 @@ DEFAULT_ARCH = "dcgan"
 # --d-norm auto by resolution: (up to this many pixels, norm). At equal minutes on a CPU, spectral
 # normalization drew better than batch norm on 64 px colour icons (4 minutes: 171 and 175 against
 # 226 and 218, in two runs; 8 minutes: 151.8 against 159.1) but far worse on 28 px Fashion-MNIST
-# (4 minutes: 464 against 171). 128 px and above keep batch norm: on 128 px emoji renders (8
-# minutes) spectral scored 248 against 274 in one run, inside the ±10 % one run swings by, and
-# its grids were no better (one tiled motif in most cells).
-AUTO_D_NORM_BY_RESOLUTION = ((32, "batch"), (64, "spectral"), (10**6, "batch"))
-# --init auto: dcgan's G and D start from the DCGAN paper's N(0, 0.02) from 33 to 64 px, Keras's
+# (4 minutes: 464 against 171). Above 128 px, not measured: batch norm.
+# At 128 px the whole 64 px pixel-D recipe is the default: this spectral D (so two D updates a
+# step), the DCGAN init, G twice D's width and Lookahead 5,0.5. Measured together against batch
+# norm, Glorot, G as wide as D and no Lookahead (936 colour emoji renders at 128 px, 8 minutes,
+# AVX-512 BF16 EPYC, two A B pairs): 0.59 and 0.66 of the colour distance (168.8 against 287.0,
+# 177.9 against 270.2), 0.83 and 0.69 of the patch distance, 0.94 and 1.10 by the identity net, in
+# 2,172 and 2,320 steps against 2,944 and 2,980. The old default's cells were tiled with a dotted
+# grid; the recipe's are smooth whole shapes, in fewer palettes, one motif repeated in several.
+# Without Lookahead, in the second pair: 0.70, 0.96 and 0.98. Spectral alone there, in an
+# earlier run: 248 against batch norm's 274. Resize-then-convolve G (--arch lean) instead: 0.70,
+# 1.67 and 0.80, smeared blobs, in 1,366 steps.
+AUTO_D_NORM_BY_RESOLUTION = ((32, "batch"), (128, "spectral"), (10**6, "batch"))
+# --init auto: dcgan's G and D start from the DCGAN paper's N(0, 0.02) from 33 to 128 px, Keras's
 # Glorot uniform elsewhere (not measured there) and for the other architectures. 8 minutes on 64 px
 # colour icons (issue 12's colour yardstick, AMD EPYC in bfloat16), paired runs: G drawn so against
 # Glorot, 131.0 against 141.7 and 131.4 against 145.7; D's convolutions drawn so as well, on top of
 # that, 137.5 against 148.9 and 124.9 against 142.6.
-DCGAN_INIT_RESOLUTIONS = (33, 64)
+DCGAN_INIT_RESOLUTIONS = (33, 128)
 # The width by resolution: (up to this many pixels, width). Narrow, and narrower where images are
 # large, so a step stays quick enough for thousands of steps in minutes on a CPU: at equal minutes
 # half the width drew better pictures on colour 64 px (16 against 32), where steps, not width, were
@@ -141,9 +152,9 @@ WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 # icons (issue 12's colour yardstick, AMX CPU in bfloat16), G 32 and D 16 against both 16, three
 # runs: 146.1 against 158.3, 139.7 against 152.3, 145.9 against 156.6; with one critic step instead
 # of two it lost (174.0). With the projected D, G 48 drew level (104.4 against 106.4, patches 29.1
-# against 32.9, one pair) at 0.84 of the steps.
-# Other sizes were not measured: G mirrors D there.
-G_WIDTH_FACTOR_BY_RESOLUTION = ((32, 1), (64, 2), (10**6, 1))
+# against 32.9, one pair) at 0.84 of the steps. At 128 px as well, with the rest of the 64 px recipe
+# (measured beside AUTO_D_NORM_BY_RESOLUTION). Other sizes were not measured: G mirrors D there.
+G_WIDTH_FACTOR_BY_RESOLUTION = ((32, 1), (128, 2), (10**6, 1))
 AUTO_EMA_DECAY = 0.999
 # --lookahead auto by resolution: (up to this many px, "K,ALPHA" or None). On 64 px colour icons
 # (issue 12's colour yardstick, 8 minutes, AVX-512 BF16 EPYC in bfloat16, A B A B) 5,0.5 drew closer
@@ -156,8 +167,9 @@ AUTO_EMA_DECAY = 0.999
 # At 28 px (the gray yardstick) it drew worse in both runs (1.15 with the earlier version, 1.12 as
 # built: 124.1 against 111.0, at 0.96 of the steps), so it is off there. With the projected D (64 px
 # colour, 8 minutes, AVX-512 BF16 EPYC, one A B pair) switching it off drew level: 108.8 against
-# 109.5, patches 44.2 against 46.2; its grid broken shapes with diagonal hatching.
-AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (64, "5,0.5"), (10**6, None))
+# 109.5, patches 44.2 against 46.2; its grid broken shapes with diagonal hatching. At 128 px it is
+# part of the 64 px recipe (measured beside AUTO_D_NORM_BY_RESOLUTION).
+AUTO_LOOKAHEAD_BY_RESOLUTION = ((32, None), (128, "5,0.5"), (10**6, None))
 # Learning rates fall linearly to zero over this last fraction of a run's budget: G settles
 # instead of ending mid-oscillation at Adam's full step (issue 12's gray yardstick, 8 minutes:
 # a distance of 105.6 against 115.5 with the rates held to the end). With the projected D (64 px
@@ -652,12 +664,28 @@ def describe_auto_augment() -> str:
 
 def describe_auto_lookahead() -> str:
     """--lookahead auto in words: '5,0.5 from 33 to 64 px, off otherwise'."""
+    return _describe_spans(AUTO_LOOKAHEAD_BY_RESOLUTION, None, "off")
+
+
+def describe_auto_d_norm() -> str:
+    """--d-norm auto in words (without a gradient penalty): 'spectral from 33 to 64 px, batch otherwise'."""
+    return _describe_spans(AUTO_D_NORM_BY_RESOLUTION, "batch", "batch")
+
+
+def describe_auto_init() -> str:
+    """--init auto in words: 'dcgan for --arch dcgan from 33 to 64 px, glorot otherwise'."""
+    smallest, largest = DCGAN_INIT_RESOLUTIONS
+    return f"dcgan for --arch dcgan from {smallest} to {largest} px, glorot otherwise"
+
+
+def _describe_spans(table: tuple[tuple[int, Any], ...], usual: Any, usual_words: str) -> str:
+    """A by-resolution table in words: each span whose value is not ``usual``, then '<usual_words> otherwise'."""
     spans, smallest = [], 1
-    for limit, spec in AUTO_LOOKAHEAD_BY_RESOLUTION:
-        if spec is not None:
-            spans.append(f"{spec} from {smallest} to {limit} px")
+    for limit, value in table:
+        if value != usual:
+            spans.append(f"{value} from {smallest} to {limit} px")
         smallest = limit + 1
-    return ", ".join(spans) + ", off otherwise"
+    return ", ".join([*spans, f"{usual_words} otherwise"])
 
 
 def describe_auto_widths() -> str:

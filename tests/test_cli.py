@@ -283,7 +283,9 @@ def test_d_is_spectrally_normalized_at_64_px_by_default_and_says_why():
     options = TrainOptions().validate()
     reasons = options.settle(500, 64)
     assert options.d_norm == "spectral" and reasons["d_norm"] == "auto -> spectral (at 64 px)"
-    for resolution in (28, 32, 128, 256):
+    options = TrainOptions().validate()
+    assert options.settle(500, 128)["d_norm"] == "auto -> spectral (at 128 px)" and options.d_norm == "spectral"
+    for resolution in (28, 32, 256):
         options = TrainOptions().validate()
         assert options.settle(500, resolution)["d_norm"] == f"auto -> batch (at {resolution} px)"
         assert options.d_norm == "batch"
@@ -294,13 +296,15 @@ def test_d_is_spectrally_normalized_at_64_px_by_default_and_says_why():
     assert "d_norm" not in options.settle(500, 64) and options.d_norm == "batch"
 
 
-def test_init_is_the_dcgan_papers_for_dcgan_at_33_to_64_px_says_why_and_reaches_the_networks(tmp_path, run_cli):
+def test_init_is_the_dcgan_papers_for_dcgan_at_33_to_128_px_says_why_and_reaches_the_networks(tmp_path, run_cli):
     from kgan.checkpoints import load_for_training
     from kgan.options import TrainOptions
 
-    options = TrainOptions().validate()
-    assert options.settle(500, 64)["init"] == "auto -> dcgan (dcgan at 64 px)" and options.init == "dcgan"
-    for given, resolution in (({}, 28), ({}, 128), ({"arch": "lean"}, 64), ({"arch": "seed"}, 64)):
+    for resolution in (64, 128):
+        options = TrainOptions().validate()
+        assert options.settle(500, resolution)["init"] == f"auto -> dcgan (dcgan at {resolution} px)"
+        assert options.init == "dcgan"
+    for given, resolution in (({}, 28), ({}, 256), ({"arch": "lean"}, 64), ({"arch": "seed"}, 64)):
         options = TrainOptions(**given).validate()
         assert options.settle(500, resolution)["init"].startswith("auto -> glorot (") and options.init == "glorot"
     options = TrainOptions(init="glorot").validate()
@@ -321,6 +325,24 @@ def test_init_is_the_dcgan_papers_for_dcgan_at_33_to_64_px_says_why_and_reaches_
     assert code != 0 and "--init cannot change when resuming" in err and "Traceback" not in err
     code, _, err = run_cli("train", tmp_path / "images", "--init", "he", "--steps", 1)
     assert code != 0 and "--init" in err and "Traceback" not in err
+    code, out, _ = run_cli("train", "--help")
+    described = " ".join(out.split())
+    assert code == 0 and "(auto: dcgan for --arch dcgan from 33 to 128 px, glorot otherwise)" in described
+    assert "(auto: spectral from 33 to 128 px, batch otherwise, none with a gradient penalty)" in described
+
+
+def test_128_px_colour_gets_the_64_px_pixel_d_recipe_by_default():
+    from kgan.options import TrainOptions
+
+    for resolution, expected in (
+        (128, ("spectral", 2, "dcgan", 16, 8, "5,0.5", "none")),
+        (256, ("batch", 1, "glorot", 8, 8, None, "none")),
+    ):
+        options = TrainOptions().validate()
+        reasons = options.settle(936, resolution, 3)
+        chosen = (options.d_norm, options.critic_steps, options.init, options.g_width, options.width)
+        assert (*chosen, options.lookahead, options.d_features) == expected
+        assert reasons["lookahead"] == f"auto -> {expected[5] or 'off'} (at {resolution} px)"
 
 
 def test_a_spectrally_normalized_d_takes_two_steps_per_g_step_by_default_and_says_why():
@@ -332,7 +354,7 @@ def test_a_spectrally_normalized_d_takes_two_steps_per_g_step_by_default_and_say
     options = TrainOptions(d_norm="spectral").validate()
     assert options.settle(500, 28)["critic_steps"] == "auto -> 2 (a spectrally normalized D)"
     pixels_only = {"d_features": "none"}
-    for given, resolution in (({}, 28), ({}, 128), ({"d_norm": "batch", **pixels_only}, 64), ({"r1": 1.0}, 64)):
+    for given, resolution in (({}, 28), ({}, 256), ({"d_norm": "batch", **pixels_only}, 64), ({"r1": 1.0}, 64)):
         options = TrainOptions(**given).validate()
         assert options.settle(500, resolution)["critic_steps"] == "auto -> 1 (no spectrally normalized D)"
         assert options.critic_steps == 1
@@ -414,7 +436,7 @@ def test_g_width_is_its_own_option_and_auto_says_how_it_follows_d(tmp_path, run_
     from kgan.checkpoints import load_for_training
     from kgan.options import G_WIDTH_FACTOR_BY_RESOLUTION, TrainOptions, default_g_width, describe_auto_g_widths
 
-    for resolution in (28, 64, 128):
+    for resolution in (28, 64, 128, 256):
         options = TrainOptions().validate()
         reasons = options.settle(500, resolution)
         factor = next(factor for limit, factor in G_WIDTH_FACTOR_BY_RESOLUTION if resolution <= limit)
