@@ -663,17 +663,17 @@ def describe_auto_augment() -> str:
 
 
 def describe_auto_lookahead() -> str:
-    """--lookahead auto in words: '5,0.5 from 33 to 64 px, off otherwise'."""
+    """--lookahead auto in words: '5,0.5 from 33 to 128 px, off otherwise'."""
     return _describe_spans(AUTO_LOOKAHEAD_BY_RESOLUTION, None, "off")
 
 
 def describe_auto_d_norm() -> str:
-    """--d-norm auto in words (without a gradient penalty): 'spectral from 33 to 64 px, batch otherwise'."""
+    """--d-norm auto in words (without a gradient penalty): 'spectral from 33 to 128 px, batch otherwise'."""
     return _describe_spans(AUTO_D_NORM_BY_RESOLUTION, "batch", "batch")
 
 
 def describe_auto_init() -> str:
-    """--init auto in words: 'dcgan for --arch dcgan from 33 to 64 px, glorot otherwise'."""
+    """--init auto in words: 'dcgan for --arch dcgan from 33 to 128 px, glorot otherwise'."""
     smallest, largest = DCGAN_INIT_RESOLUTIONS
     return f"dcgan for --arch dcgan from {smallest} to {largest} px, glorot otherwise"
 
@@ -701,7 +701,7 @@ def describe_auto_widths() -> str:
 
 
 def describe_auto_g_widths() -> str:
-    """--g-width auto in words, from G_WIDTH_FACTOR_BY_RESOLUTION: 'twice --width from 33 to 64 px for dcgan, ...'."""
+    """--g-width auto in words, from G_WIDTH_FACTOR_BY_RESOLUTION: 'twice --width from 33 to 128 px for dcgan, ...'."""
     lower, spans = 1, []
     for limit, factor in G_WIDTH_FACTOR_BY_RESOLUTION:
         if factor != 1:
