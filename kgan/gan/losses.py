@@ -47,8 +47,8 @@ class AdversarialLoss:
         # yardstick, one A B run), hinge drew level (102.0 against 102.8, but 1.35 of the patch
         # distance) and relativistic worse (113.6, 1.10; patches 1.34). On an AVX-512 BF16 EPYC
         # three more hinge pairs said level again (colour distance 1.01, 1.02 and 0.98; patches 0.55,
-        # 1.62 and 0.85; the identity net 0.95, 1.01 and 1.04), and relativistic worse (1.19 by all
-        # three judges), so bce stays.
+        # 1.62 and 0.85; the identity net 0.95, 1.01 and 1.04), and relativistic worse (1.19 of the
+        # colour distance, 1.26 of the patch distance, 1.19 by the identity net), so bce stays.
         if self.name == "bce":
             return _bce(real_scores, True, self.from_logits) + _bce(fake_scores, False, self.from_logits)
         if self.name == "hinge":
