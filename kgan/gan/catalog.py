@@ -23,6 +23,12 @@ D_FEATURES = ("none", "lite1")
 # minutes on 64 px colour icons (AMX Xeon, one A B pair each) a weight of 2 drew 0.98 of 4's colour
 # distance and 0.78 of its patch distance (larger filled shapes, hatched fills), 8 drew 1.06 and
 # 1.06, and 2 with half-width projections 0.99 and 1.00: level, so 4 stays.
+# Deeper taps, against (3, 6) (8 minutes, 64 px colour icons, AVX-512 BF16 EPYC, one A B pair each;
+# colour, patch and identity-net distance): (6, 14) drew 0.99, 0.96 and 1.16 (smoother shapes, less
+# hatching, as many repeated motifs); (14) alone 1.13, 1.08 and 1.18 (bowl- and box-like shapes, few
+# of them, repeated). A further score from block 20's (or 14's) pooled features through a spectrally
+# normalized 256-unit layer, as in vision-aided GANs, drew 0.90, 1.41 and 1.23 (0.96, 1.02, 1.29) at
+# 0.72x (0.82x) the steps: closer only in the ImageNet features that judge it.
 PROJECTED_TAPS = (3, 6)
 PIXEL_WEIGHT = 4
 
