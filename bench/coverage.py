@@ -21,11 +21,8 @@ and 5%).
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
-from quality_yardsticks import CACHE_DIR, color_yardstick, frechet_distance, picture_files
+from quality_yardsticks import color_yardstick, folders_with_pictures, frechet_distance, sample_folders_parser
 
 NEIGHBOURS = 3
 POPULAR = 8
@@ -67,21 +64,13 @@ def report(name: str, features: np.ndarray, real: np.ndarray, training: np.ndarr
 
 def main(argv: list[str] | None = None) -> int:
     """Print the floor's line, then one line per folder."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="*", type=Path, help="folders of generated pictures (sample-*.png)")
-    parser.add_argument("--icons", type=Path, default=Path("/work/benchdata/icons"))
-    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
-    parser.add_argument("-n", type=int, default=2000, help="pictures per folder (the first n by name)")
-    args = parser.parse_args(argv)
+    args = sample_folders_parser(__doc__.split("\n\n")[0]).parse_args(argv)
     yardstick = color_yardstick(args.icons, args.cache_dir)
     real, training = yardstick.real_features, yardstick.floor_features
     print(f"{len(real)} held-back icons; trace of their covariance {np.trace(np.cov(real, rowvar=False)):.1f}")
     # The floor: the training icons against the held-back ones; the held-back icons' nearest training icons.
     print(report("training icons (floor)", training, real, training, nearest_of=real))
-    for folder in args.folders:
-        if not picture_files(folder):
-            print(f"{folder}: no pictures")
-            continue
+    for folder in folders_with_pictures(args.folders):
         features = yardstick.embed_folder(folder, limit=args.n)
         print(report(str(folder), features, real, training, nearest_of=features), flush=True)
     return 0

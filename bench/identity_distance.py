@@ -27,7 +27,6 @@ The network is trained once (a fixed seed; about 4 minutes on 2 cores) and cache
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -41,9 +40,11 @@ from quality_yardsticks import (
     REAL_COUNT,
     Yardstick,
     fixed_draw,
+    folders_with_pictures,
     known_distances,
     load_pictures,
     picture_files,
+    sample_folders_parser,
 )
 from torch import nn
 
@@ -183,11 +184,7 @@ def identity_yardstick(icons: Path, cache_dir: Path = CACHE_DIR) -> Yardstick:
 
 def main(argv: list[str] | None = None) -> int:
     """Print each folder's distance against the held-back icons, and the floor."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", nargs="*", type=Path, help="folders of generated pictures (sample-*.png)")
-    parser.add_argument("--icons", type=Path, default=Path("/work/benchdata/icons"))
-    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
-    parser.add_argument("-n", type=int, default=2000, help="pictures per folder (the first n by name)")
+    parser = sample_folders_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--known", action="store_true", help="also score real icons made worse in known ways")
     args = parser.parse_args(argv)
     yardstick = identity_yardstick(args.icons, args.cache_dir)
@@ -196,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.known:
         for what, distance in known_distances(yardstick):
             print(f"{distance:8.2f}  {what}", flush=True)
-    for folder in args.folders:
-        if not picture_files(folder):
-            print(f"{folder}: no pictures")
-            continue
+    for folder in folders_with_pictures(args.folders):
         print(f"{folder}: {yardstick.distance(folder, limit=args.n):.2f}", flush=True)
     return 0
 

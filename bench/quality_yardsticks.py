@@ -83,6 +83,24 @@ def picture_files(folder: Path) -> list[Path]:
     return samples if samples else sorted(path for path in folder.rglob("*.png") if path.name != "grid.png")
 
 
+def sample_folders_parser(description: str) -> argparse.ArgumentParser:
+    """The command line of the scripts that score sample folders against the icons after the fact."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("folders", nargs="*", type=Path, help="folders of generated pictures (sample-*.png)")
+    parser.add_argument("--icons", type=Path, default=Path("/work/benchdata/icons"))
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    parser.add_argument("-n", type=int, default=2000, help="pictures per folder (the first n by name)")
+    return parser
+
+
+def folders_with_pictures(folders: list[Path]) -> list[Path]:
+    """The folders that hold pictures; says so of each that does not."""
+    for folder in folders:
+        if not picture_files(folder):
+            print(f"{folder}: no pictures")
+    return [folder for folder in folders if picture_files(folder)]
+
+
 def on_white(picture: Image.Image) -> Image.Image:
     """The picture with any transparency composited onto white."""
     if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
