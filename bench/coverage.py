@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report("training icons (floor)", training, real, training, nearest_of=real))
     for folder in folders_with_pictures(args.folders):
         features = yardstick.embed_folder(folder, limit=args.n)
+        if len(features) <= NEIGHBOURS:
+            print(f"{folder}: {len(features)} pictures, too few for {NEIGHBOURS} nearest neighbours")
+            continue
         print(report(str(folder), features, real, training, nearest_of=features), flush=True)
     return 0
 

@@ -95,10 +95,13 @@ def sample_folders_parser(description: str) -> argparse.ArgumentParser:
 
 def folders_with_pictures(folders: list[Path]) -> list[Path]:
     """The folders that hold pictures; says so of each that does not."""
+    kept = []
     for folder in folders:
-        if not picture_files(folder):
+        if picture_files(folder):
+            kept.append(folder)
+        else:
             print(f"{folder}: no pictures")
-    return [folder for folder in folders if picture_files(folder)]
+    return kept
 
 
 def on_white(picture: Image.Image) -> Image.Image:
