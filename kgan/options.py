@@ -19,6 +19,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -682,12 +683,15 @@ def describe_auto_init() -> str:
     return f"dcgan for --arch dcgan from {smallest} to {largest} px, glorot otherwise"
 
 
-def _describe_spans(table: tuple[tuple[int, Any], ...], usual: Any, usual_words: str) -> str:
-    """A by-resolution table in words: each span whose value is not ``usual``, then '<usual_words> otherwise'."""
+def _describe_spans(
+    table: tuple[tuple[int, Any], ...], usual: Any, usual_words: str, say: Callable[[Any], str] = str
+) -> str:
+    """A by-resolution table in words: each span whose value is not ``usual`` (as ``say`` words it), then
+    '<usual_words> otherwise'."""
     spans, smallest = [], 1
     for limit, value in table:
         if value != usual:
-            spans.append(f"{value} from {smallest} to {limit} px")
+            spans.append(f"{say(value)} from {smallest} to {limit} px")
         smallest = limit + 1
     return ", ".join([*spans, f"{usual_words} otherwise"])
 
@@ -705,15 +709,12 @@ def describe_auto_widths() -> str:
 
 
 def describe_auto_g_widths() -> str:
-    """--g-width auto in words, from G_WIDTH_FACTOR_BY_RESOLUTION: 'twice --width from 33 to 128 px for dcgan, ...'."""
-    lower, spans = 1, []
-    for limit, factor in G_WIDTH_FACTOR_BY_RESOLUTION:
-        if factor != 1:
-            times = {2: "twice", 3: "three times", 4: "four times"}.get(factor, f"{factor} times")
-            span = f"up to {limit} px" if lower == 1 else f"from {lower} to {limit} px"
-            spans.append(f"{times} --width {span} for dcgan")
-        lower = limit + 1
-    return ", ".join([*spans, "--width otherwise"]) if spans else "as --width"
+    """--g-width auto in words, from G_WIDTH_FACTOR_BY_RESOLUTION: 'for dcgan twice --width from 33 to 128 px, ...'."""
+    times = {2: "twice", 3: "three times", 4: "four times"}
+    spans = _describe_spans(
+        G_WIDTH_FACTOR_BY_RESOLUTION, 1, "--width", say=lambda factor: f"{times.get(factor, f'{factor} times')} --width"
+    )
+    return f"for dcgan {spans}"
 
 
 def checkpoint_cadence(every: int | str) -> tuple[int | None, float | None]:
