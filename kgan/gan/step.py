@@ -310,7 +310,10 @@ class GanTrainer:
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             # Real and fake go through D as separate batches, so a D with
-            # batch norm sees the same fake batch statistics as in the G step.
+            # batch norm sees the same fake batch statistics as in the G step. Without batch norm, one
+            # call on both made 1.08-1.16 times the steps in one-minute runs but 1.02 in 8 minutes, and
+            # drew 1.01, 1.11 and 1.11 of the default's colour, patch and identity-net distances (64 px
+            # colour icons, AVX-512 BF16 EPYC), so the D step makes two calls whatever the norm.
             real_input = condition.discriminator_input(ops, real_images, real_codes)
             if setup.r1_weight:
                 real_outputs, r1_penalty = self._discriminate_with_r1(real_input)
