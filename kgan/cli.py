@@ -22,6 +22,8 @@ from kgan.errors import KganError, OptionError
 from kgan.gan.catalog import ARCHITECTURES, D_FEATURES, D_NORMS, INITS, LOSSES, OPTIMIZERS
 from kgan.options import (
     AUTO_EMA_DECAY,
+    AUTO_GROW,
+    AUTO_GROW_RESOLUTIONS,
     AUTO_LR_COOLDOWN,
     DCGAN_BATCH,
     DEFAULT_ARCH,
@@ -334,6 +336,17 @@ def cli() -> None:
     help=(
         f"Lower both learning rates linearly to zero over the last FRACTION of the budget (--minutes, --steps, "
         f"--epochs): auto ({AUTO_LR_COOLDOWN}), off, or a fraction."
+    ),
+)
+@click.option(
+    "--grow",
+    type=AutoOffOrDecay("FRACTION", fraction=True),
+    default="auto",
+    show_default=True,
+    help=(
+        "Train the first FRACTION of the budget at half the image size, then grow G and add a full-size D "
+        f"(--arch dcgan): auto ({AUTO_GROW} for {AUTO_GROW_RESOLUTIONS[0]} px colour with --d-features lite1, "
+        "off otherwise), off, or a fraction below 1."
     ),
 )
 @click.option("--conditional", is_flag=True, help="Condition on classes: the first level of subfolders.")

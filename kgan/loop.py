@@ -29,7 +29,7 @@ from kgan.options import TrainOptions
 from kgan.recorder import RunRecorder, all_finite
 from kgan.reporting import Reporter, SilentReporter, TrainStatus
 from kgan.runs import Run, RunConfig
-from kgan.session import Session, new_session, resume_session
+from kgan.session import Session, grow_to_full_size, new_session, resume_session
 
 RATE_WINDOW_STEPS = 20
 # The variants' extra figures that the status line and the logs show.
@@ -47,10 +47,14 @@ class TrainResult:
     stopped_early: bool
 
 
+def budget_spent(step: int, total_steps: int | None, seconds: float, deadline: float) -> float:
+    """How much of the budget is spent, from 0 to 1: of the steps or of the minutes, whichever ends first."""
+    return max(step / total_steps if total_steps else 0.0, seconds / deadline if math.isfinite(deadline) else 0.0)
+
+
 def cooldown_factor(cooldown: float, step: int, total_steps: int | None, seconds: float, deadline: float) -> float:
     """The learning rates' multiplier: 1 until the last ``cooldown`` of the budget, then falling linearly to 0."""
-    progress = max(step / total_steps if total_steps else 0.0, seconds / deadline if math.isfinite(deadline) else 0.0)
-    return min(1.0, max(0.0, (1.0 - progress) / cooldown))
+    return min(1.0, max(0.0, (1.0 - budget_spent(step, total_steps, seconds, deadline)) / cooldown))
 
 
 def train(
@@ -79,7 +83,7 @@ def train(
 
 
 def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[], bool]) -> TrainResult:
-    options, trainer, image_count = session.options, session.trainer, len(session.folder.images)
+    options, image_count = session.options, len(session.folder.images)
 
     # Budget and clock: the budget counts the whole run, the clock goes on from the checkpoint.
     total_steps = options.budget_steps(image_count)
@@ -105,6 +109,13 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
             factor = cooldown_factor(options.lr_cooldown, step, total_steps, *clock)
         return options.generator_lr * factor, options.discriminator_lr * factor
 
+    # A grown run (kgan.gan.growing) hands over to full size once --grow of the budget is spent.
+    growing = bool(options.grow) and session.draws_half_size
+    grow_at_step = math.ceil(options.grow * total_steps) if growing and total_steps is not None else None
+
+    def time_to_grow(step: int) -> bool:
+        return growing and budget_spent(step, total_steps, elapsed(), deadline) >= options.grow
+
     # Several steps per compiled call where they fit between the step cadences and the budget, so that
     # samples, checkpoints and evaluations fall on the same steps, and a run makes the same calls
     # whether or not it was resumed.
@@ -117,6 +128,8 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
         if per_call == 1 or step % per_call:
             return 1
         room = min(every - step % every for every in cadences)
+        if growing and grow_at_step is not None and step < grow_at_step:
+            room = min(room, grow_at_step - step)
         if total_steps is not None:
             room = min(room, total_steps - step)
         return per_call if room >= per_call else 1
@@ -138,6 +151,10 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
         while total_steps is None or session.step < total_steps:
             if elapsed() >= deadline and not session.multiworker:
                 break
+            if time_to_grow(session.step):
+                grow_to_full_size(session, reporter)
+                growing = False
+            trainer = session.trainer
             call_started = time.monotonic()
             steps = range(session.step, session.step + steps_in_next_call())
             if len(steps) == 1:

@@ -36,6 +36,7 @@ def load_keras_file(path: Path, error_type: type[KganError], flag: str, compile:
     # Registers kgan's own layers, which generators saved since 2026-12 hold, before the file is read
     # (imported here, not above: it loads TensorFlow).
     import kgan.gan.batch_norm  # noqa: F401
+    import kgan.gan.growing  # noqa: F401
 
     try:
         return keras_module().saving.load_model(path, compile=compile, safe_mode=True)

@@ -29,6 +29,8 @@ class Stream(IntEnum):
     RANDOM_CODES = 7
     # kgan project: the random starts of picture I are rng([seed, PROJECTION_STARTS, I]).
     PROJECTION_STARTS = 8
+    # kgan train --grow: the full-size D's first weights, drawn at the hand-over (so a resumed run draws the same).
+    GROWN_DISCRIMINATOR = 9
 
 
 def stream(seed: int, key: Stream, *more: int) -> np.random.Generator:

@@ -79,6 +79,13 @@ class Session:
     def multiworker(self) -> bool:
         return self.distribution.name == "multiworker"
 
+    @property
+    def draws_half_size(self) -> bool:
+        """Whether G was built to grow (``kgan.gan.growing``) and has not grown yet."""
+        from kgan.gan.growing import draws_half_size
+
+        return draws_half_size(self.trainer.generator)
+
 
 def new_session(options: TrainOptions, reporter: Reporter) -> Session:
     """Start a new run: load the images, set up the devices, create the run folder and the networks."""
@@ -159,6 +166,7 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
 
     # Load networks, optimizers and counters from the newest checkpoint.
     from kgan.checkpoints import load_for_training, remove_unfinished
+    from kgan.gan.growing import draws_half_size, growing_output
     from kgan.gan.step import GanTrainer
 
     if distribution.is_chief:
@@ -177,9 +185,10 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
             raise RunError(f"{checkpoint.path} does not match config.json: the moving average of G is missing or extra")
         _check_shapes(generator, discriminator, config, checkpoint.path)
         _load_lookahead(lookahead, checkpoint)
+        grown = growing_output(generator) is not None and not draws_half_size(generator)
         trainer = GanTrainer(
             generator, discriminator, generator.optimizer, discriminator.optimizer,
-            gan_setup(options, condition), distribution.strategy, ema, compiler, lookahead,
+            gan_setup(options, condition, grown), distribution.strategy, ema, compiler, lookahead,
         )  # fmt: skip
     steps_per_execution, why = _steps_per_execution(options, compiler, distribution.replicas, folder)
     if options.steps_per_execution is None:
@@ -204,8 +213,8 @@ def resume_session(options: TrainOptions, reporter: Reporter, config: RunConfig 
     return session
 
 
-def gan_setup(options: TrainOptions, condition: Condition) -> Any:
-    """The trainer's variant pieces, from the options."""
+def gan_setup(options: TrainOptions, condition: Condition, grown: bool = False) -> Any:
+    """The trainer's variant pieces, from the options; a ``grown`` run's D gives two Ds' scores."""
     from kgan.gan.losses import AdversarialLoss
     from kgan.gan.step import GanSetup
 
@@ -217,7 +226,7 @@ def gan_setup(options: TrainOptions, condition: Condition) -> Any:
         gradient_penalty_weight=options.gp_weight,
         ema_decay=options.ema,
         r1_weight=options.r1,
-        score_columns=score_columns(options.d_features),
+        score_columns=score_columns(options.d_features) * (2 if grown else 1),
     )
 
 
@@ -313,10 +322,12 @@ def _scratch_run() -> tuple[Run, Path]:
 def _build_trainer(
     options: TrainOptions, folder: ImageFolder, condition: Condition, distribution: Any, compiler: str
 ) -> Any:
-    """New networks and optimizers, as the options say, for the folder's image size."""
+    """New networks and optimizers, as the options say, for the folder's image size (half of it for D when
+    the run grows)."""
     from kgan.gan.ema import make_ema
-    from kgan.gan.models import build_discriminator, build_generator
-    from kgan.gan.step import GanTrainer, make_optimizer
+    from kgan.gan.growing import half_size_discriminator
+    from kgan.gan.models import build_generator
+    from kgan.gan.step import GanTrainer
 
     with distribution.strategy.scope():
         generator = build_generator(
@@ -327,26 +338,81 @@ def _build_trainer(
             options.arch,
             synchronized_batch_norm=distribution.replicas > 1,
             init=options.init,
+            grow=bool(options.grow),
         )
-        discriminator = build_discriminator(
-            folder.resolution,
-            folder.channels + condition.discriminator_channels,
-            options.width,
-            options.arch,
-            norm=options.d_norm,
-            synchronized_batch_norm=distribution.replicas > 1,
-            outputs=1 + condition.extra_outputs,
-            init=options.init,
-            features=options.d_features,
-        )
-        optimizers = [
-            make_optimizer(options.optimizer, learning_rate, options.beta1, options.beta2, options.momentum)
-            for learning_rate in (options.generator_lr, options.discriminator_lr)
-        ]
+        if options.grow:
+            half = _build_discriminator(options, folder.resolution // 2, folder.channels, condition, distribution)
+            discriminator = half_size_discriminator(half, folder.resolution, folder.channels)
+        else:
+            discriminator = _build_discriminator(options, folder.resolution, folder.channels, condition, distribution)
+        optimizers = _make_optimizers(options)
         ema = make_ema(generator) if options.ema is not None else None
         lookahead = _make_lookahead(options, generator, discriminator)
     setup = gan_setup(options, condition)
     return GanTrainer(generator, discriminator, *optimizers, setup, distribution.strategy, ema, compiler, lookahead)
+
+
+def grow_to_full_size(session: Session, reporter: Reporter) -> None:
+    """The hand-over of a grown run (``kgan.gan.growing``): G and its average draw at full size from now on,
+    a new full-size D judges beside the half-size one, and both get new optimizers and lookahead copies."""
+    from kgan.backend import keras_module
+    from kgan.gan.growing import growing_output, grown_discriminator
+    from kgan.gan.step import GanTrainer
+
+    options, old, distribution = session.options, session.trainer, session.distribution
+    resolution, channels = session.folder.resolution, session.folder.channels
+    # The new D's weights are a function of the run's seed, whether or not the run was resumed before.
+    keras_module().utils.set_random_seed(int(stream(session.seed, Stream.GROWN_DISCRIMINATOR).integers(2**31)))
+    with distribution.strategy.scope():
+        for model in (old.generator, old.ema):
+            if model is not None:
+                growing_output(model).grow()
+        full = _build_discriminator(options, resolution, channels, session.condition, distribution)
+        discriminator = grown_discriminator(full, old.discriminator)
+        optimizers = _make_optimizers(options)
+        lookahead = _make_lookahead(options, old.generator, discriminator)
+    setup = gan_setup(options, session.condition, grown=True)
+    session.trainer = GanTrainer(
+        old.generator, discriminator, *optimizers, setup, distribution.strategy, old.ema, old.compiler, lookahead
+    )
+    if distribution.is_chief:
+        document = session.run.config().document
+        document["grown"] = {"at_step": session.step, "at": _now()}
+        write_json_atomic(session.run.config_path, document)
+    reporter.message(
+        f"grown at step {session.step:,}: G now draws at {resolution} px, and a new {resolution} px D "
+        f"({discriminator.count_params() - old.discriminator.count_params():,} parameters) judges beside "
+        f"the {resolution // 2} px one"
+    )
+
+
+def _build_discriminator(
+    options: TrainOptions, resolution: int, channels: int, condition: Condition, distribution: Any
+) -> Any:
+    """A new D as the options say, for images of this size and channels (inside the strategy's scope)."""
+    from kgan.gan.models import build_discriminator
+
+    return build_discriminator(
+        resolution,
+        channels + condition.discriminator_channels,
+        options.width,
+        options.arch,
+        norm=options.d_norm,
+        synchronized_batch_norm=distribution.replicas > 1,
+        outputs=1 + condition.extra_outputs,
+        init=options.init,
+        features=options.d_features,
+    )
+
+
+def _make_optimizers(options: TrainOptions) -> list[Any]:
+    """G's and D's optimizers, at the options' learning rates (inside the strategy's scope)."""
+    from kgan.gan.step import make_optimizer
+
+    return [
+        make_optimizer(options.optimizer, learning_rate, options.beta1, options.beta2, options.momentum)
+        for learning_rate in (options.generator_lr, options.discriminator_lr)
+    ]
 
 
 def _make_lookahead(options: TrainOptions, generator: Any, discriminator: Any) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 from kgan.backend import keras_module
 from kgan.gan.batch_norm import FusedBatchNormalization
 from kgan.gan.catalog import ARCHITECTURES, D_FEATURES, D_NORMS, DISCRIMINATOR_OUTPUT, INITS
+from kgan.gan.growing import GrowingOutput
 from kgan.images.resolution import plan_resolution
 
 keras = keras_module()
@@ -56,17 +57,22 @@ def build_generator(
     arch: str = "dcgan",
     synchronized_batch_norm: bool = False,
     init: str = "glorot",
+    grow: bool = False,
 ) -> keras.Sequential:
     """Return a generator mapping (batch, latent_dim) noise to tanh images in [-1, 1].
 
     ``synchronized_batch_norm`` computes batch statistics over the global batch
     when training on several replicas, so that they match one device's.
     ``init`` is one of ``INITS``: what every kernel starts from.
+    ``grow`` (dcgan only) ends G in a ``GrowingOutput`` (``kgan.gan.growing``): it draws at half
+    size until grown.
     """
     _check_common(channels, width)
     kernels = _initializer(init)
+    if grow and arch != "dcgan":
+        raise ValueError(f"only the dcgan generator can grow, not {arch}")
     if arch == "dcgan":
-        return _dcgan_generator(resolution, channels, latent_dim, width, synchronized_batch_norm, kernels)
+        return _dcgan_generator(resolution, channels, latent_dim, width, synchronized_batch_norm, kernels, grow)
     if arch == "seed":
         return _seed_generator(resolution, channels, latent_dim, width, synchronized_batch_norm, kernels)
     if arch == "lean":
@@ -145,7 +151,7 @@ def _initializer(init: str) -> Callable[[], Any]:
 
 
 def _dcgan_generator(
-    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Callable[[], Any]
+    resolution: int, channels: int, latent_dim: int, width: int, sync: bool, init: Callable[[], Any], grow: bool
 ) -> keras.Sequential:
     base, doublings = _require_plan(resolution)
     # Feature maps halve at each doubling, ending at `width` before the image.
@@ -173,13 +179,17 @@ def _dcgan_generator(
     model.add(FusedBatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
     model.add(layers.Reshape((base, base, filters[0])))
-    for count in filters[1:]:
+    # A growing G's last doubling and its picture are one layer (the same filters, and a half-size picture).
+    for count in filters[1:-1] if grow else filters[1:]:
         model.add(
             layers.Conv2DTranspose(count, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init())
         )
         model.add(FusedBatchNormalization(synchronized=sync))
         model.add(layers.ReLU())
-    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init()))
+    if grow:
+        model.add(GrowingOutput(filters[-1], channels, kernel_initializer=init(), synchronized=sync))
+    else:
+        model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=init()))
     model.add(layers.Activation("tanh", dtype="float32", name="image"))
     return model
 

@@ -107,8 +107,9 @@ def _activation_model(model: Any, layer_names: tuple[str, ...]) -> Any:
 def discriminator_model(checkpoint: Path, channels: int) -> DreamModel:
     """A run's discriminator: its convolutional body, fed images in [-1, 1]."""
     from kgan.checkpoints import load_discriminator
+    from kgan.gan.growing import judging_discriminator
 
-    model = load_discriminator(checkpoint)
+    model = judging_discriminator(load_discriminator(checkpoint))
     # A projected D (kgan.gan.projected): dream with its pixel D, the part that learned from nothing but the run.
     names = {layer.name for layer in model.layers}
     if "pixel_discriminator" in names:

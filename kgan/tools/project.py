@@ -162,6 +162,7 @@ class PerceptualDistance:
 def _discriminator_features(source: GeneratorSource) -> Any:
     """The activations of the run's discriminator body (every LeakyReLU before the head)."""
     from kgan.checkpoints import load_discriminator
+    from kgan.gan.growing import judging_discriminator
 
     keras = keras_module()
     if source.checkpoint is None or not Path(source.checkpoint).is_dir():
@@ -169,7 +170,7 @@ def _discriminator_features(source: GeneratorSource) -> Any:
             "--features discriminator needs a checkpoint folder (a lone .keras file has no discriminator); "
             "use --features vgg16"
         )
-    model = load_discriminator(source.checkpoint)
+    model = judging_discriminator(load_discriminator(source.checkpoint))
     inputs = keras.Input(model.input_shape[1:])
     tensor, outputs = inputs, []
     for layer in model.layers:
