@@ -190,7 +190,12 @@ AUTO_LR_COOLDOWN = 0.25
 # more pair, as two processes before it was built in, drew 0.99, 0.87 and 0.81. Without the half-size D
 # kept beside the new one, three pairs drew 0.99-1.04 of the colour distance; with a new last layer in
 # place of the skip to the upsampled half-size picture, 1.40 (G unlearnt the shapes). A three-quarter
-# half-size part, without the kept D, drew 1.04, 0.44 and 0.87.
+# half-size part, without the kept D, drew 1.04, 0.44 and 0.87; with it (--grow 0.7, one pair) 0.98,
+# 1.15 and 1.14 of 0.5's (recall 0.04 against 0.06). At 128 px (the pixel D; 936 emoji renders, the
+# same EPYC, three pairs) it drew 0.77, 0.79 and 0.68 of the patch distance and 0.71, 0.91 and 0.93 of
+# the identity net's, but 0.97, 1.15 and 0.98 of the colour distance (a mean of 1.03) and precision
+# 0.26 and 0.34 against 0.44 and 0.24: no clear gain on the yardstick, and only 1.4 times the steps at
+# 64 px there (about 490 a minute against 350), so auto stays off at 128 px.
 AUTO_GROW, AUTO_GROW_RESOLUTIONS = 0.5, (64, 64)
 # Differentiable augmentation by folder size: (up to this many images, policies); none above.
 # Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes
