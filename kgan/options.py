@@ -195,7 +195,12 @@ AUTO_LR_COOLDOWN = 0.25
 # same EPYC, three pairs) it drew 0.77, 0.79 and 0.68 of the patch distance and 0.71, 0.91 and 0.93 of
 # the identity net's, but 0.97, 1.15 and 0.98 of the colour distance (a mean of 1.03) and precision
 # 0.26 and 0.34 against 0.44 and 0.24: no clear gain on the yardstick, and only 1.4 times the steps at
-# 64 px there (about 490 a minute against 350), so auto stays off at 128 px.
+# 64 px there (about 490 a minute against 350), so auto stays off at 128 px. Tried at 64 px and not
+# kept (two pairs each, bench/README "Tried on top of --grow"): starting from a quarter (16 px, then
+# 32 px) drew 1.05 and 1.00 of the colour distance, 1.38 and 0.98 of the patch distance, recall 0.04
+# and 0.02 against 0.06 and 0.03; a pixel-only full-size D beside the kept 32 px projected one
+# (about twice the 64 px steps) 1.08 and 1.11 of the colour distance, 0.77 and 0.99 of the patch
+# distance and 0.73 and 0.92 of the identity net's, precision 0.40 and 0.42 against 0.51 and 0.53.
 AUTO_GROW, AUTO_GROW_RESOLUTIONS = 0.5, (64, 64)
 # Differentiable augmentation by folder size: (up to this many images, policies); none above.
 # Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes
@@ -204,7 +209,9 @@ AUTO_GROW, AUTO_GROW_RESOLUTIONS = 0.5, (64, 64)
 # gray set it costs more than it gives (103.5 with none, 134.0 with translation and colour), so
 # the middle tier ends at 3,000, about halfway (in ratio) between the two sets measured. With the
 # projected D, translation and colour on the 1,569 icons drew level with translation alone (103.0
-# against 106.4) and worse by the patch distance (53.9 against 32.9; one pair).
+# against 106.4) and worse by the patch distance (53.9 against 32.9; one pair). With growing as well,
+# translation and cutout drew 1.03 of the colour distance, 0.64 of the patch distance and 1.13 of the
+# identity net's, recall 0.01 against 0.02 (one pair, bench/README "Tried on top of --grow").
 AUTO_AUGMENT_BY_IMAGES = ((1_000, "translation,color"), (3_000, "translation"))
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 BUDGET_OPTIONS = ("steps", "epochs", "minutes")
