@@ -30,6 +30,7 @@ from kgan.options import (
     DEFAULT_LEARNING_RATES,
     FAST_ADAM_LEARNING_RATE,
     FAST_ADAM_UP_TO_PIXELS,
+    MIRROR_CHOICES,
     SMALL_BATCH,
     SMALL_BATCH_UP_TO_PIXELS,
     WGAN_GP_LEARNING_RATE,
@@ -38,6 +39,7 @@ from kgan.options import (
     describe_auto_g_widths,
     describe_auto_init,
     describe_auto_lookahead,
+    describe_auto_mirror,
     describe_auto_widths,
 )
 
@@ -378,6 +380,15 @@ def cli() -> None:
     help=(
         f"Differentiable augmentation (any of translation,cutout,color); auto: {describe_auto_augment()}, none above."
     ),
+)
+@click.option(
+    "--mirror",
+    type=click.Choice(MIRROR_CHOICES),
+    default="auto",
+    show_default=True,
+    callback=lambda _context, _parameter, value: {"on": True, "off": False}.get(value, value),
+    help=f"Show D each real image flipped left to right half the time (twice the pictures, for folders whose "
+    f"pictures make sense mirrored; not for text); auto: {describe_auto_mirror()}.",
 )
 @click.option("--eval-every", type=click.IntRange(min=1), metavar="N", help="Compute FID and KID every N steps.")
 @click.option(

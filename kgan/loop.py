@@ -137,7 +137,7 @@ def _train_loop(session: Session, reporter: Reporter, stop_requested: Callable[[
     # Batches: prepared a few steps ahead on a thread, each a function of the seed and the step.
     plan = BatchPlan(
         options.batch_size, options.latent_dim, session.seed, session.condition, options.critic_steps,
-        augment=bool(options.augment),
+        augment=bool(options.augment), mirror=bool(options.mirror),
     )  # fmt: skip
     prefetcher = Prefetcher(session.folder.images, session.labels, plan, session.step)
 

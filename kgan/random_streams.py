@@ -31,6 +31,8 @@ class Stream(IntEnum):
     PROJECTION_STARTS = 8
     # kgan train --grow: the full-size D's first weights, drawn at the hand-over (so a resumed run draws the same).
     GROWN_DISCRIMINATOR = 9
+    # kgan train --mirror: which real images of step S are flipped, rng([seed, MIRROR, S]).
+    MIRROR = 10
 
 
 def stream(seed: int, key: Stream, *more: int) -> np.random.Generator:

@@ -76,6 +76,24 @@ def test_augmentation_parameters_only_when_augmenting():
     assert augmented.generator_augment.shape == (4, 7)
 
 
+def test_mirroring_flips_about_half_the_real_images_and_changes_nothing_else():
+    images = np.random.default_rng(0).integers(0, 256, (64, 3, 5, 3), dtype=np.uint8)
+    labels, order = np.zeros(64, dtype=np.int64), BatchOrder(64, 64, 2)
+    plain = make_batch(images, labels, order, BatchPlan(32, 4, 2, critic_steps=2), 5)
+    mirrored = make_batch(images, labels, order, BatchPlan(32, 4, 2, critic_steps=2, mirror=True), 5)
+    again = make_batch(images, labels, order, BatchPlan(32, 4, 2, critic_steps=2, mirror=True), 5)
+    same = np.all(mirrored.real_images == plain.real_images, axis=(2, 3, 4))
+    flipped = np.all(mirrored.real_images == plain.real_images[:, :, :, ::-1], axis=(2, 3, 4))
+    assert np.all(same ^ flipped) and 16 <= flipped.sum() <= 48  # each image as it is or mirrored, never both
+    np.testing.assert_array_equal(mirrored.real_images, again.real_images)
+    for name in ("critic_noise", "critic_augment", "critic_mix", "generator_noise"):
+        np.testing.assert_array_equal(getattr(mirrored, name), getattr(plain, name))
+    other_step = make_batch(images, labels, order, BatchPlan(32, 4, 2, critic_steps=2, mirror=True), 6)
+    other_plain = make_batch(images, labels, order, BatchPlan(32, 4, 2, critic_steps=2), 6)
+    other_flipped = np.any(other_step.real_images != other_plain.real_images, axis=(2, 3, 4))
+    assert not np.array_equal(flipped, other_flipped)
+
+
 def test_the_prefetcher_hands_out_the_same_batches_in_step_order():
     images = np.random.default_rng(0).integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
     labels = np.zeros(12, dtype=np.int64)

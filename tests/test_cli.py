@@ -393,6 +393,27 @@ def test_a_cooldown_fraction_takes_both_ends_and_a_decay_neither():
         fraction.convert("-0.1", None, None)
 
 
+def test_mirroring_follows_the_colours_and_says_why(run_cli):
+    from kgan.errors import OptionError
+    from kgan.options import AUTO_MIRROR_CHANNELS, TrainOptions, auto_mirror
+
+    for channels in (1, 3):
+        options = TrainOptions().validate()
+        reasons = options.settle(1_569, 64, channels=channels)
+        chosen, why = auto_mirror(channels)
+        assert options.mirror is chosen is (channels in AUTO_MIRROR_CHANNELS)
+        assert reasons["mirror"] == f"auto -> {'on' if chosen else 'off'} ({why})"
+    for given, expected in (("on", True), ("off", False)):
+        options = TrainOptions(mirror=given).validate()
+        assert options.settle(300, 28, channels=1).get("mirror") is None and options.mirror is expected
+    with pytest.raises(OptionError, match="--mirror must be auto, on or off"):
+        TrainOptions(mirror="sometimes").validate()
+    older = TrainOptions.from_json({"data_dir": "/images", "seed": 1})
+    assert older.mirror is False  # runs from before --mirror saw their images as they are
+    code, out, _ = run_cli("train", "--help")
+    assert code == 0 and "--mirror [auto|on|off]" in out
+
+
 def test_augmentation_follows_the_folder_size_and_says_why(run_cli):
     from kgan.options import AUTO_AUGMENT_BY_IMAGES, TrainOptions
 

@@ -39,7 +39,8 @@ def folder(tmp_path):
 def test_resumed_run_ends_with_the_same_weights_as_a_straight_one(folder, tmp_path, run_cli):
     runs = tmp_path / "runs"
     # The budget grows from 3 to 6 steps here, so the learning rates must not follow it (see the cooldown's test).
-    held = [*EXACT_ARGS, "--lr-cooldown", "off"]
+    # Mirrored real images as well, so that which of them are flipped is part of what must resume exactly.
+    held = [*EXACT_ARGS, "--lr-cooldown", "off", "--mirror", "on"]
     assert run_cli("train", folder, "--steps", 6, "--runs-dir", runs, "--name", "straight", *held)[0] == 0
     assert run_cli("train", folder, "--steps", 3, "--runs-dir", runs, "--name", "halves", *held)[0] == 0
     code, out, err = run_cli("train", "--resume", runs / "halves", "--steps", 6, "--runs-dir", runs)
@@ -81,6 +82,28 @@ def test_several_steps_per_call_train_sample_and_checkpoint_as_one_step_per_call
         )
     config = json.loads((runs / "pairs" / "config.json").read_text())
     assert config["runtime"]["steps_per_execution"] == 2 and config["options"]["steps_per_execution"] == 2
+
+
+def test_mirrored_real_images_reach_d_and_the_choice_holds_on_resume(tmp_path, run_cli):
+    from PIL import Image
+
+    folder = tmp_path / "left"
+    folder.mkdir()
+    for index in range(8):  # bright on the left only, so a mirrored picture differs from its original
+        pixels = np.zeros((16, 16), dtype=np.uint8)
+        pixels[:, : 3 + index % 3] = 200 + index
+        Image.fromarray(pixels, "L").save(folder / f"{index}.png")
+    runs = tmp_path / "runs"
+    for name, mirror in (("plain", "auto"), ("mirrored", "on")):
+        argv = ["train", folder, "--steps", 2, "--runs-dir", runs, "--name", name, *ARGS, "--mirror", mirror]
+        assert run_cli(*argv)[0] == 0
+    plain, mirrored = _losses(runs / "plain"), _losses(runs / "mirrored")
+    assert plain[0]["d_loss"] != mirrored[0]["d_loss"]
+    config = json.loads((runs / "plain" / "config.json").read_text())
+    assert config["options"]["mirror"] is False and config["choices"]["mirror"].startswith("auto -> off (gray images")
+    code, _, err = run_cli("train", "--resume", "mirrored", "--runs-dir", runs, "--steps", 3, "--mirror", "off")
+    assert code == 2 and "--mirror cannot change" in err and len(err.strip().splitlines()) == 1
+    assert run_cli("train", "--resume", "mirrored", "--runs-dir", runs, "--steps", 3, "--mirror", "on")[0] == 0
 
 
 def test_budgets_count_the_whole_run(folder, tmp_path, run_cli):

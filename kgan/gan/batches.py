@@ -78,6 +78,7 @@ class BatchPlan:
     condition: Condition = field(default_factory=NoCondition)
     critic_steps: int = 1
     augment: bool = False
+    mirror: bool = False
 
     @property
     def images_per_step(self) -> int:
@@ -92,8 +93,12 @@ def make_batch(images: np.ndarray, labels: np.ndarray, order: BatchOrder, plan: 
     indices = order.indices(step * plan.images_per_step).reshape(steps, size).T
     real_labels = labels[indices]
     augment_width = PARAMS_PER_IMAGE if plan.augment else 0
+    real_images = np.ascontiguousarray(images[indices.ravel()]).reshape(size, steps, *images.shape[1:])
+    if plan.mirror:
+        flipped = stream(plan.seed, Stream.MIRROR, step).random((size, steps)) < 0.5
+        real_images[flipped] = real_images[flipped][:, :, ::-1]
     return Batch(
-        real_images=np.ascontiguousarray(images[indices.ravel()]).reshape(size, steps, *images.shape[1:]),
+        real_images=real_images,
         real_codes=plan.condition.codes_for_real(real_labels),
         critic_noise=rng.standard_normal((size, steps, latent), dtype=np.float32),
         critic_codes=plan.condition.codes_for_fakes(rng, real_labels),
