@@ -155,6 +155,8 @@ WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 # of two it lost (174.0). With the projected D, G 48 drew level (104.4 against 106.4, patches 29.1
 # against 32.9, one pair) at 0.84 of the steps. At 128 px as well, with the rest of the 64 px recipe
 # (measured beside AUTO_D_NORM_BY_RESOLUTION). Other sizes were not measured: G mirrors D there.
+# With growing as well (--grow 0.5), G 48 drew 1.02, 1.34 and 1.09 of the colour, patch and
+# identity-net distances (one pair, bench/README "Tried on top of --grow").
 G_WIDTH_FACTOR_BY_RESOLUTION = ((32, 1), (128, 2), (10**6, 1))
 # With the projected D (64 px colour icons, 8 minutes, AVX-512 BF16 EPYC), G itself drew 1.01, 1.01
 # and 1.05 of its average's colour distance in three runs (`kgan sample --no-ema` from the same
@@ -201,6 +203,10 @@ AUTO_LR_COOLDOWN = 0.25
 # and 0.02 against 0.06 and 0.03; a pixel-only full-size D beside the kept 32 px projected one
 # (about twice the 64 px steps) 1.08 and 1.11 of the colour distance, 0.77 and 0.99 of the patch
 # distance and 0.73 and 0.92 of the identity net's, precision 0.40 and 0.42 against 0.51 and 0.53.
+# Twice the batch until the hand-over (64, then 32; half-size steps at 0.58 of the rate, so 1.16
+# times the images) drew 1.01 and 1.05 of the colour distance, 0.85 and 1.47 of the patch distance
+# and 0.91 and 1.12 of the identity net's; half the batch (16, one pair) 1.08, 0.81 and 1.02. A
+# hand-over at 0.4 (one pair) drew 0.98, 1.17 and 0.96 in 0.75 of the steps: level.
 AUTO_GROW, AUTO_GROW_RESOLUTIONS = 0.5, (64, 64)
 # Differentiable augmentation by folder size: (up to this many images, policies); none above.
 # Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes
