@@ -386,7 +386,6 @@ def cli() -> None:
     type=click.Choice(MIRROR_CHOICES),
     default="auto",
     show_default=True,
-    callback=lambda _context, _parameter, value: {"on": True, "off": False}.get(value, value),
     help=f"Show D each real image flipped left to right half the time (twice the pictures, for folders whose "
     f"pictures make sense mirrored; not for text); auto: {describe_auto_mirror()}.",
 )

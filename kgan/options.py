@@ -26,7 +26,7 @@ from typing import Any
 
 from kgan.backend import COMPILERS, PRECISIONS
 from kgan.distribute import STRATEGIES
-from kgan.errors import DataError, OptionError
+from kgan.errors import DataError, KganError, OptionError
 from kgan.gan.augment import parse_policies
 from kgan.gan.catalog import ARCHITECTURES, D_FEATURES, D_NORMS, INITS, LOSSES, OPTIMIZERS
 from kgan.images.resolution import plan_resolution, supported_resolutions
@@ -664,7 +664,8 @@ def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -
     """
     on_resume = {item.name: item.metadata.get("on_resume", "fixed") for item in dataclasses.fields(TrainOptions)}
     for name, value in given.items():
-        if on_resume[name] == "fixed" and getattr(saved, name) != value:
+        fixed = on_resume[name] == "fixed"
+        if fixed and getattr(saved, name) != value and not _same_once_validated(saved, name, value):
             flag = option_flag(name)
             raise OptionError(f"{flag} cannot change when resuming (the run was trained with {getattr(saved, name)!r})")
     if any(name in given for name in BUDGET_OPTIONS):
@@ -677,6 +678,15 @@ def resume_options(saved: TrainOptions, run_path: Path, given: dict[str, Any]) -
         saved.no_cache = False
     saved.resume = run_path
     return saved.validate()
+
+
+def _same_once_validated(saved: TrainOptions, name: str, value: Any) -> bool:
+    """Whether ``value`` is another spelling of the saved value of ``name`` (``off`` for 0.0, ``on`` for True)."""
+    try:
+        typed = dataclasses.replace(saved, **{name: value}).validate()
+        return getattr(typed, name) == getattr(dataclasses.replace(saved).validate(), name)
+    except KganError:  # a value the saved run's options rule out is a change
+        return False
 
 
 def default_width(arch: str, resolution: int) -> int:

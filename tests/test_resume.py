@@ -104,6 +104,10 @@ def test_mirrored_real_images_reach_d_and_the_choice_holds_on_resume(tmp_path, r
     code, _, err = run_cli("train", "--resume", "mirrored", "--runs-dir", runs, "--steps", 3, "--mirror", "off")
     assert code == 2 and "--mirror cannot change" in err and len(err.strip().splitlines()) == 1
     assert run_cli("train", "--resume", "mirrored", "--runs-dir", runs, "--steps", 3, "--mirror", "on")[0] == 0
+    # The spellings a run was started with are the same options on resuming (saved as False and 0.0).
+    again = ["--mirror", "off", "--grow", "off", "--lookahead", "off"]
+    code, _, err = run_cli("train", "--resume", "plain", "--runs-dir", runs, "--steps", 3, *again)
+    assert code == 0, err
 
 
 def test_budgets_count_the_whole_run(folder, tmp_path, run_cli):
