@@ -486,9 +486,7 @@ class TrainOptions:
         if self.grow != AUTO and not (isinstance(self.grow, (int, float)) and 0 <= self.grow < 1):
             raise OptionError(f"--grow must be auto, off or a fraction of the budget below 1, not {self.grow}")
         blocker = self._grow_blocker()
-        if blocker and self.grow == AUTO:
-            self.grow = 0.0
-        elif blocker and self.grow:
+        if blocker and self.grow not in (AUTO, 0.0):
             raise OptionError(f"--grow needs {blocker}; use --grow off")
         if self.resolution is not None and self.grow not in (AUTO, 0.0):
             check_grow_resolution(self.resolution)
@@ -561,7 +559,8 @@ class TrainOptions:
                 f"auto -> {self.lr_cooldown} (learning rates fall to zero over the last quarter of the budget)"
             )
         if self.grow == AUTO:
-            self.grow, why = auto_grow(resolution, channels, self.d_features)
+            blocker = self._grow_blocker()
+            self.grow, why = (0.0, f"needs {blocker}") if blocker else auto_grow(resolution, channels, self.d_features)
             reasons["grow"] = f"auto -> {self.grow or 'off'} ({why})"
         elif self.grow:
             check_grow_resolution(resolution)
@@ -733,7 +732,7 @@ def auto_d_features(resolution: int, channels: int, loss: str, r1: float = 0.0) 
 
 
 def auto_grow(resolution: int, channels: int, d_features: str) -> tuple[float, str]:
-    """--grow auto for these images and D (the architecture and labels were checked before): the fraction, and why."""
+    """--grow auto for these images and D, once nothing else rules growing out: the fraction, and why."""
     smallest, largest = AUTO_GROW_RESOLUTIONS
     if not smallest <= resolution <= largest or channels != 3 or d_features != "lite1":
         return 0.0, f"measured only on {smallest} px colour images with the projected D"

@@ -158,7 +158,9 @@ def test_grow_is_auto_only_where_it_was_measured_and_refused_where_it_cannot_wor
     assert auto_grow(64, 3, "lite1")[0] == 0.5
     assert auto_grow(64, 1, "none")[0] == auto_grow(128, 3, "none")[0] == auto_grow(64, 3, "none")[0] == 0.0
     folder = make_folder(tmp_path / "images")
-    assert TrainOptions(data_dir=folder, arch="lean").validate().grow == 0.0
+    lean = TrainOptions(data_dir=folder, arch="lean").validate()
+    assert lean.settle(image_count=300, resolution=64)["grow"] == "auto -> off (needs --arch dcgan, not lean)"
+    assert lean.grow == 0.0
     for options, words in (
         ({"arch": "seed", "grow": 0.5}, "--arch dcgan"),
         ({"conditional": True, "grow": 0.5}, "--conditional"),
