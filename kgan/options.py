@@ -485,10 +485,12 @@ class TrainOptions:
             self.grow = 0.0
         if self.grow != AUTO and not (isinstance(self.grow, (int, float)) and 0 <= self.grow < 1):
             raise OptionError(f"--grow must be auto, off or a fraction of the budget below 1, not {self.grow}")
+        if self.grow in (AUTO, 0.0):
+            return  # settle() chooses auto, saying why when something rules growing out
         blocker = self._grow_blocker()
-        if blocker and self.grow not in (AUTO, 0.0):
+        if blocker:
             raise OptionError(f"--grow needs {blocker}; use --grow off")
-        if self.resolution is not None and self.grow not in (AUTO, 0.0):
+        if self.resolution is not None:
             check_grow_resolution(self.resolution)
 
     def _grow_blocker(self) -> str | None:
