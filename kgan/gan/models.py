@@ -175,6 +175,9 @@ def _dcgan_generator(
     # drew 1.05 and 0.99 of the default's colour distance with the projected D (8 minutes, AVX-512
     # BF16 EPYC, two A B pairs), 1.25 and 1.41 of its patch distance and 1.12 and 0.90 by the
     # identity net, at 0.96x the steps: level to worse, as with the pixel D before it.
+    # Starting every transposed convolution as nearest upsampling then a 3x3 convolution (Aitken et
+    # al.'s checkerboard-free start) drew 1.02 and 0.93 (two A B pairs, mean 0.97), its grids hatched
+    # again by 8 minutes (bench/README.md, session 59).
     model.add(layers.Dense(base * base * filters[0], use_bias=False, kernel_initializer=init()))
     model.add(FusedBatchNormalization(synchronized=sync))
     model.add(layers.ReLU())
