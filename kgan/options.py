@@ -207,6 +207,9 @@ AUTO_LR_COOLDOWN = 0.25
 # times the images) drew 1.01 and 1.05 of the colour distance, 0.85 and 1.47 of the patch distance
 # and 0.91 and 1.12 of the identity net's; half the batch (16, one pair) 1.08, 0.81 and 1.02. A
 # hand-over at 0.4 (one pair) drew 0.98, 1.17 and 0.96 in 0.75 of the steps: level.
+# Without the projected D (no Lite1 weights installed: the pixel D alone at 64 px), growing drew 1.14
+# of the colour distance, 0.72 of the patch distance and 0.83 of the identity net's (one pair,
+# session 59): mixed, so auto grows only with the projected D.
 AUTO_GROW, AUTO_GROW_RESOLUTIONS = 0.5, (64, 64)
 # Differentiable augmentation by folder size: (up to this many images, policies); none above.
 # Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes
