@@ -154,7 +154,10 @@ WIDTH_BY_RESOLUTION = ((32, 48), (64, 16), (10**6, 8))
 # runs: 146.1 against 158.3, 139.7 against 152.3, 145.9 against 156.6; with one critic step instead
 # of two it lost (174.0). With the projected D, G 48 drew level (104.4 against 106.4, patches 29.1
 # against 32.9, one pair) at 0.84 of the steps. At 128 px as well, with the rest of the 64 px recipe
-# (measured beside AUTO_D_NORM_BY_RESOLUTION). Other sizes were not measured: G mirrors D there.
+# (measured beside AUTO_D_NORM_BY_RESOLUTION). At 28 px (the gray yardstick, 8 minutes, AVX-512 BF16
+# EPYC, two A B pairs) G 96 beside D 48 drew level: 0.96 and 1.02 of the distance (111.4 against 115.8,
+# 109.7 against 107.8), 0.64 and 1.28 of the patch distance, in 0.65 of the steps; G mirrors D there.
+# Other sizes were not measured.
 # With growing as well (--grow 0.5), G 48 drew 1.02, 1.34 and 1.09 of the colour, patch and
 # identity-net distances (one pair, bench/README "Tried on top of --grow").
 G_WIDTH_FACTOR_BY_RESOLUTION = ((32, 1), (128, 2), (10**6, 1))
