@@ -212,7 +212,9 @@ AUTO_LR_COOLDOWN = 0.25
 # hand-over at 0.4 (one pair) drew 0.98, 1.17 and 0.96 in 0.75 of the steps: level.
 # Without the projected D (no Lite1 weights installed: the pixel D alone at 64 px), growing drew 1.14
 # of the colour distance, 0.72 of the patch distance and 0.83 of the identity net's (one pair,
-# session 59): mixed, so auto grows only with the projected D.
+# session 59); two more pairs (session 60) 0.97 and 1.18, 0.51 and 0.84, 0.68 and 0.66, their grids
+# softer, smeared blobs: worse on the yardstick (1.10 over three pairs), so auto grows only with the
+# projected D.
 AUTO_GROW, AUTO_GROW_RESOLUTIONS = 0.5, (64, 64)
 # Differentiable augmentation by folder size: (up to this many images, policies); none above.
 # Without it D learns a folder of a couple of thousand images by heart in the hundreds of passes
